@@ -1,0 +1,52 @@
+# jaxbidir: every target does the set-up it needs on a fresh machine.
+#   make install   create .venv with Python >= 3.12 (PYTHON=/path/to/python3.12 to choose one)
+#   make train     train with the default config (shows progress, writes runs/)
+#   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
+#   make bench     throughput benchmarks; the last line printed is one JSON object
+#   make lint      ruff
+# JAX for accelerators: JAX_EXTRA=cuda12 (NVIDIA GPU) or JAX_EXTRA=tpu (TPU VM), e.g.
+#   make install JAX_EXTRA=cuda12
+
+SHELL := /bin/bash
+VENV ?= .venv
+JAX_EXTRA ?=
+EXTRAS := test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))
+comma := ,
+BIN := $(VENV)/bin
+
+# The first interpreter that really runs and is >= 3.12: $(PYTHON), then the usual names,
+# then pyenv's installed versions (on some machines the python3.12 shim exists but fails).
+find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
+
+.PHONY: install train test bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	@py=$$($(find_python)) || { \
+	  echo "error: jaxbidir needs Python >= 3.12 (navix 4 requires it) and none was found."; \
+	  echo "  Install one (e.g. 'pyenv install 3.12' or your OS package python3.12),"; \
+	  echo "  then run: make install PYTHON=/path/to/python3.12"; exit 1; }; \
+	echo "using $$py ($$($$py --version))"; \
+	[ -x $(BIN)/python ] || $$py -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+train: install
+	$(BIN)/jaxbidir train $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/envs.py $(ARGS)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,167 @@
+"""A BabyAI level as a navix-style environment: `reset(key)` and `step(timestep, action)`, pure,
+jittable and vmappable, with navix's deferred auto-reset."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import constants as C
+from . import observation
+from .dynamics import transition
+from .levels import LEVELS, ROOM, Level
+from .state import Observation, State, StepType, Timestep
+from .verifier import verify
+
+
+def _check_actions(action):
+    action = np.asarray(action)
+    bad = (action < 0) | (action >= C.NUM_ACTIONS)
+    if bad.any():
+        raise ValueError(
+            f"action(s) {np.unique(action[bad])[:8].tolist()} out of range: minigrid's actions are "
+            f"0..{C.NUM_ACTIONS - 1} ({', '.join(C.ACTION_NAMES)})"
+        )
+
+
+def observe(state: State) -> Observation:
+    """The agent's observation of `state`."""
+    return Observation(
+        image=observation.image(state), direction=state.agent_dir, mission=state.mission
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """One level. `level` holds the generator; `check_actions` makes an out-of-range action an
+    error (a host callback per step, batched under vmap)."""
+
+    level: Level
+    check_actions: bool = True
+
+    @property
+    def env_id(self) -> str:
+        return self.level.env_id
+
+    @property
+    def num_actions(self) -> int:
+        return C.NUM_ACTIONS
+
+    @property
+    def mission_length(self) -> int:
+        return self.level.mission_length
+
+    def new_state(self, key) -> State:
+        """A fresh episode's world: minigrid's rejection loop over generator attempts."""
+
+        def attempt(k):
+            return self.level.attempt(k, self.level)
+
+        def again(carry):
+            return ~carry[1][-1]
+
+        def retry(carry):
+            k, _ = carry
+            k, sub = jax.random.split(k)
+            return k, attempt(sub)
+
+        k, sub = jax.random.split(key)
+        _, (lay, instr, mission, navs, _) = jax.lax.while_loop(again, retry, (k, attempt(sub)))
+        fixed = self.level.max_steps
+        max_steps = jnp.asarray(fixed if fixed is not None else navs * ROOM**2, jnp.int32)
+        return State(
+            grid=lay.grid,
+            ids=lay.ids,
+            agent_pos=lay.agent_pos,
+            agent_dir=lay.agent_dir.astype(jnp.int32),
+            carrying=jnp.zeros(3, jnp.uint8),
+            carrying_id=jnp.zeros((), jnp.int32),
+            instruction=instr,
+            mission=mission,
+            max_steps=max_steps,
+            key=key,
+        )
+
+    def _timestep(self, state, t, action, reward, step_type) -> Timestep:
+        return Timestep(
+            t=t,
+            observation=observe(state),
+            action=action,
+            reward=reward,
+            step_type=step_type,
+            state=state,
+        )
+
+    def reset(self, key) -> Timestep:
+        """Start an episode. `key`: a PRNG key; vmap over a batch of keys for many envs."""
+        k_state, k_next = jax.random.split(key)
+        state = self.new_state(k_state).replace(key=k_next)
+        zero = jnp.zeros((), jnp.int32)
+        return self._timestep(state, zero, zero, jnp.zeros((), jnp.float32), StepType.TRANSITION)
+
+    def step(self, timestep: Timestep, action) -> Timestep:
+        """Advance one step, or start a new episode if `timestep` ended one (navix's deferred
+        auto-reset: the action is then ignored).
+
+        Reward `1 - 0.9 * t / max_steps` on success, else 0. `step_type`: TERMINATION on success
+        (even on the last allowed step), TRUNCATION when `t` reaches `max_steps`."""
+        action = jnp.asarray(action, jnp.int32)
+        if self.check_actions:
+            jax.debug.callback(_check_actions, action)
+        state = timestep.state
+        moved = transition(state, action)
+        instr, success = verify(state.instruction, moved, action)
+        moved = moved.replace(instruction=instr)
+        t = timestep.t + 1
+        reward = jnp.where(success, 1.0 - 0.9 * t / state.max_steps, 0.0).astype(jnp.float32)
+        step_type = jnp.where(
+            success,
+            StepType.TERMINATION,
+            jnp.where(t >= state.max_steps, StepType.TRUNCATION, StepType.TRANSITION),
+        )
+
+        # auto-reset: choose the state first, then observe once
+        restart = timestep.step_type != StepType.TRANSITION
+        k_state, k_next = jax.random.split(state.key)
+        fresh = self.new_state(k_state).replace(key=k_next)
+        pick = lambda a, b: jnp.where(restart, a, b)  # noqa: E731
+        state = jax.tree.map(pick, fresh, moved)
+        return self._timestep(
+            state,
+            pick(0, t),
+            pick(0, action),
+            pick(0.0, reward).astype(jnp.float32),
+            pick(StepType.TRANSITION, step_type),
+        )
+
+
+def make(env_id: str, **overrides) -> Environment:
+    """The environment `env_id` (see `registry()`).
+
+    Overrides: `max_steps` (a fixed time limit instead of minigrid's per-mission one),
+    `mission_length` (tokens per mission, default 24), `check_actions` (default True)."""
+    if env_id not in LEVELS:
+        close = [k for k in LEVELS if env_id.lower().replace("-v0", "") in k.lower()]
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown level {env_id!r}.{hint} Known levels: {', '.join(LEVELS)}")
+    level = LEVELS[env_id]
+    env_fields = {"check_actions"}
+    level_fields = {"max_steps", "mission_length"}
+    unknown = set(overrides) - env_fields - level_fields
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {sorted(unknown)} for make({env_id!r}); "
+            f"known: {sorted(env_fields | level_fields)}"
+        )
+    for name in level_fields & set(overrides):
+        value = overrides[name]
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    level = dataclasses.replace(level, **{k: v for k, v in overrides.items() if k in level_fields})
+    return Environment(level, **{k: v for k, v in overrides.items() if k in env_fields})
+
+
+def registry() -> list[str]:
+    """The level ids `make` knows."""
+    return list(LEVELS)
