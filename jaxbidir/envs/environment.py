@@ -55,8 +55,10 @@ class Environment:
     def new_state(self, key) -> State:
         """A fresh episode's world: minigrid's rejection loop over generator attempts."""
 
+        key, episode_key = jax.random.split(key)
+
         def attempt(k):
-            return self.level.attempt(k, self.level)
+            return self.level.attempt(k, self.level, episode_key)
 
         def again(carry):
             return ~carry[1][-1]

@@ -27,7 +27,9 @@ class Level:
     env_id: str
     width: int
     height: int
-    attempt: Callable  # (key, Level) -> (Layout, Instruction, mission, navs, valid)
+    # (key, level, episode_key) -> (Layout, Instruction, mission, navs, valid); `episode_key` is
+    # the same for every attempt of one reset: what minigrid fixes outside its rejection loop
+    attempt: Callable
     # navs: minigrid's num_navs_needed * num_rows * num_cols, so max_steps = navs * ROOM**2
     params: dict = field(default_factory=dict)
     mission_length: int = 24
@@ -63,20 +65,20 @@ def _goto_object(key, level: Level, cell=None, num_dists=0, unique=False):
     return lay, instr, mission, navs, ok & reachable
 
 
-def goto_red_ball(key, level):
+def goto_red_ball(key, level, episode_key=None):
     cell = np.array([C.BALL, C.RED, 0], np.uint8)
     return _goto_object(key, level, cell=cell, num_dists=level.params["num_dists"])
 
 
-def goto_obj(key, level):
+def goto_obj(key, level, episode_key=None):
     return _goto_object(key, level, num_dists=1, unique=True)
 
 
-def goto_local(key, level):
+def goto_local(key, level, episode_key=None):
     return _goto_object(key, level, num_dists=level.params["num_dists"])
 
 
-def pickup_loc(key, level, candidates: int = 16):
+def pickup_loc(key, level, episode_key=None, candidates: int = 16):
     """PickupLoc (LevelGen, 1 room): 8 distractors, then the agent (not facing an object), then
     `rand_obj`: colour in {none, 6 colours}, a type, and half the time a location, redrawn until it
     matches an object (here: the first matching one of `candidates` draws)."""
@@ -107,7 +109,7 @@ def _next_to(lay, a_mask, b_mask) -> jnp.ndarray:
     return jnp.any(positions_of(lay.ids, a_mask) & _adjacent(positions_of(lay.ids, b_mask)))
 
 
-def putnext_local(key, level):
+def putnext_local(key, level, episode_key=None):
     """PutNextLocal: agent, 8 distinct kinds, put one next to another; rejected when they are
     already next to each other."""
     k_agent, k_kinds, k_place, k_pick = jax.random.split(key, 4)
@@ -148,7 +150,7 @@ def _door_positions(key, room_size, num_cols, num_rows):
     return out
 
 
-def unlock_local(key, level):
+def unlock_local(key, level, episode_key=None):
     """UnlockLocal (3x3 rooms of 8): a locked door of a random colour on a random wall of the
     middle room, its key in that room, the agent there too; "open the door"."""
     k_doors, k_side, k_colour, k_key, k_agent = jax.random.split(key, 5)
@@ -258,15 +260,15 @@ def _mixed_open(key, level, door_colours, always_colour):
     return lay, instr, mission, navs, ok & Lay.all_reachable(lay), jnp.stack([door_kind] * 2)
 
 
-def mixed(key, level):
+def mixed(key, level, episode_key=None):
     """GLAM's MixedTrainLocal / MixedTestLocal: one task drawn uniformly per episode (GLAM draws
     it once per environment instance; over many instances the mix is the same). The open task
     uses two rooms (a 15x8 grid); the one-room tasks use the left 8x8 and leave the rest walls,
     which the agent sees exactly as minigrid's out-of-grid cells."""
     test = level.params["test"]
-    k_task, k_one, k_open = jax.random.split(key, 3)
-    tasks = np.arange(6 if test else 5)
-    task = jnp.asarray(tasks)[jax.random.randint(k_task, (), 0, len(tasks))]
+    k_one, k_open = jax.random.split(key)
+    # the task is drawn once per episode: rejections redraw the layout, not the task
+    task = jax.random.randint(episode_key, (), 0, 6 if test else 5)
     one = _mixed_one_room(k_one, level, task)
     door_colours = [C.RED, C.GREY] if test else [C.YELLOW, C.GREEN, C.BLUE, C.PURPLE]
     two = _mixed_open(k_open, level, np.array(door_colours), test)
@@ -284,7 +286,7 @@ def mixed(key, level):
 def _per_room(fn, rooms):
     """Wrap a generator whose `navs` count one room into one whose count covers `rooms`."""
 
-    def attempt(key, level):
+    def attempt(key, level, episode_key=None):
         lay, instr, mission, navs, ok = fn(key, level)
         return lay, instr, mission, navs * rooms, ok
 

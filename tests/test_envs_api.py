@@ -1,0 +1,78 @@
+"""The public API: registry, make, vmapped auto-reset, determinism, and clear errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbidir import envs
+from jaxbidir.envs import language as L
+
+
+def test_registry_has_the_levels():
+    assert set(envs.registry()) >= {
+        "BabyAI-GoToRedBallNoDists-v0", "BabyAI-GoToRedBall-v0", "BabyAI-GoToObj-v0",
+        "BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0", "BabyAI-PutNextLocal-v0",
+        "BabyAI-UnlockLocal-v0", "BabyAI-MixedTrainLocal-v0", "BabyAI-MixedTestLocal-v0",
+    }  # fmt: skip
+
+
+def test_unknown_level_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown level 'BabyAI-GoToLocal-v9'.*Known levels"):
+        envs.make("BabyAI-GoToLocal-v9")
+
+
+def test_unknown_or_bad_override_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['num_dist'\]"):
+        envs.make("BabyAI-GoToLocal-v0", num_dist=3)
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        envs.make("BabyAI-GoToLocal-v0", max_steps=0)
+
+
+def test_out_of_range_action_is_a_clear_error():
+    env = envs.make("BabyAI-GoToRedBallNoDists-v0")
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    ts = jax.vmap(env.reset)(keys)
+    step = jax.jit(jax.vmap(env.step))
+    step(ts, jnp.array([0, 1, 2, 6]))  # fine
+    with pytest.raises(Exception, match=r"action\(s\) \[7\] out of range"):
+        jax.block_until_ready(step(ts, jnp.array([0, 1, 7, 2])))
+
+
+def test_too_long_mission_is_a_clear_error():
+    with pytest.raises(ValueError, match="raise `mission_length`"):
+        L.encode("put the red ball next to the blue key", 5)
+    with pytest.raises(ValueError, match="not in the Baby Language vocabulary"):
+        L.encode("go to the red banana", 24)
+
+
+def test_encode_decode_round_trip():
+    text = "pick up a blue key on your left, then go to the red ball"
+    assert L.decode(L.encode(text, 24)) == text
+
+
+def test_vmapped_autoreset_and_determinism():
+    env = envs.make("BabyAI-GoToLocal-v0")
+
+    @jax.jit
+    def run(key):
+        ts = jax.vmap(env.reset)(jax.random.split(key, 64))
+
+        def body(ts, k):
+            a = jax.random.randint(k, (64,), 0, 7)
+            ts = jax.vmap(env.step)(ts, a)
+            return ts, (ts.reward, ts.step_type, ts.t)
+
+        return jax.lax.scan(body, ts, jax.random.split(key, 200))[1]
+
+    rewards, step_types, t = run(jax.random.PRNGKey(3))
+    again = run(jax.random.PRNGKey(3))
+    for a, b in zip((rewards, step_types, t), again):
+        np.testing.assert_array_equal(a, b)
+    done = np.asarray(step_types) > 0
+    assert done.any()
+    # the step after an episode ends starts a new one at t = 0
+    after = np.roll(done, 1, axis=0)
+    after[0] = False
+    assert (np.asarray(t)[after] == 0).all()
+    assert (np.asarray(t) <= 64).all()
