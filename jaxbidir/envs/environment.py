@@ -95,6 +95,25 @@ class Environment:
             state=state,
         )
 
+    def _fresh(self, key) -> State:
+        k_state, k_next = jax.random.split(key)
+        return self.new_state(k_state).replace(key=k_next)
+
+    def _fresh_where(self, restart, state: State) -> State:
+        """`state`, or a new episode's state where `restart`. Under `vmap` only the environments
+        that restart pay for a new layout (see `_fresh_where_batched`)."""
+
+        @jax.custom_batching.custom_vmap
+        def fresh_where(restart, state):
+            return jax.lax.cond(restart, lambda: self._fresh(state.key), lambda: state)
+
+        @fresh_where.def_vmap
+        def fresh_where_batched(axis_size, in_batched, restart, state):
+            out = _fresh_where_batched(self._fresh, axis_size, in_batched, restart, state)
+            return out, jax.tree.map(lambda _: True, out)
+
+        return fresh_where(restart, state)
+
     def reset(self, key) -> Timestep:
         """Start an episode. `key`: a PRNG key; vmap over a batch of keys for many envs."""
         k_state, k_next = jax.random.split(key)
@@ -125,10 +144,8 @@ class Environment:
 
         # auto-reset: choose the state first, then observe once
         restart = timestep.step_type != StepType.TRANSITION
-        k_state, k_next = jax.random.split(state.key)
-        fresh = self.new_state(k_state).replace(key=k_next)
+        state = self._fresh_where(restart, moved)
         pick = lambda a, b: jnp.where(restart, a, b)  # noqa: E731
-        state = jax.tree.map(pick, fresh, moved)
         return self._timestep(
             state,
             pick(0, t),
@@ -136,6 +153,32 @@ class Environment:
             pick(0.0, reward).astype(jnp.float32),
             pick(StepType.TRANSITION, step_type),
         )
+
+
+def _fresh_where_batched(fresh, axis_size, in_batched, restart, state, share=32):
+    """Auto-reset for a batch without generating a layout for every environment.
+
+    A select-based auto-reset (navix's `cond` under `vmap`) builds a new level for all `B`
+    environments at every step, though only about `B / episode length` of them end. Here the
+    restarting environments are gathered `B / share` at a time (`nonzero` with a static size),
+    only those get new layouts, and the loop runs as often as needed: zero times when none
+    restarts, once in the usual case."""
+    restart, state = jax.tree.map(
+        lambda x, b: x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))),
+        (restart, state),
+        tuple(in_batched),
+    )
+    chunk = max(1, axis_size // share)
+
+    def body(carry):
+        state, pending = carry
+        idx = jnp.nonzero(pending, size=chunk, fill_value=axis_size)[0]
+        new = jax.vmap(fresh)(state.key[jnp.minimum(idx, axis_size - 1)])
+        state = jax.tree.map(lambda s, n: s.at[idx].set(n, mode="drop"), state, new)
+        return state, pending.at[idx].set(False, mode="drop")
+
+    state, _ = jax.lax.while_loop(lambda c: jnp.any(c[1]), body, (state, restart))
+    return state
 
 
 def make(env_id: str, **overrides) -> Environment:

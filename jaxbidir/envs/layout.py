@@ -1,8 +1,8 @@
 """Pure, vmappable building blocks of level generators: minigrid's `RoomGrid` placement rules.
 
 minigrid places things by rejection sampling (try random cells until one fits). Every such loop
-draws uniformly among the cells that fit, so here each draw is one Gumbel-max over the cells that
-fit: the same distribution, in a fixed number of operations.
+draws uniformly among the cells that fit, so here each draw is one uniform pick among the cells
+that fit (`choose`): the same distribution, in a fixed number of operations.
 """
 
 import jax
@@ -56,9 +56,12 @@ def empty_layout(grid: np.ndarray) -> Layout:
 
 
 def choose(key, allowed: jnp.ndarray) -> jnp.ndarray:
-    """Index of one uniformly drawn True entry of the flat bool array `allowed`."""
-    scores = jnp.where(allowed, jax.random.gumbel(key, allowed.shape), -jnp.inf)
-    return jnp.argmax(scores)
+    """Index of one uniformly drawn True entry of the flat bool array `allowed`.
+
+    One uniform number picks the k-th allowed entry (random bits are the costly part on CPU)."""
+    counts = jnp.cumsum(allowed)
+    k = jnp.floor(jax.random.uniform(key) * counts[-1])
+    return jnp.argmax(counts > k)
 
 
 def _cell_index(pos, h):
