@@ -27,11 +27,17 @@ def _rollout_fn(env, num_envs, chunk):
             ts = jax.vmap(env.step)(ts, jax.random.randint(k, (num_envs,), 0, env.num_actions))
             done = ts.is_done()
             ret = ret + ts.reward
-            stats = (jnp.sum(done), jnp.sum(ts.is_termination()), jnp.sum(jnp.where(done, ret, 0)),
-                     jnp.sum(jnp.where(done, ts.t, 0)))
+            stats = (
+                jnp.sum(done),
+                jnp.sum(ts.is_termination()),
+                jnp.sum(jnp.where(done, ret, 0)),
+                jnp.sum(jnp.where(done, ts.t, 0)),
+            )
             return (ts, jnp.where(done, 0.0, ret)), stats
 
-        (ts, ret), stats = jax.lax.scan(body, (ts, jnp.zeros(num_envs)), jax.random.split(key, chunk))
+        (ts, ret), stats = jax.lax.scan(
+            body, (ts, jnp.zeros(num_envs)), jax.random.split(key, chunk)
+        )
         return ts, jax.tree.map(jnp.sum, stats)
 
     return run
@@ -53,10 +59,15 @@ def train(args) -> dict:
     chunks = max(1, args.steps // args.chunk)
     totals = {"episodes": 0, "successes": 0, "return": 0.0, "length": 0}
     start = time.perf_counter()
-    with open(out / "metrics.jsonl", "w") as log, tqdm(
-        total=chunks * args.chunk * args.num_envs, unit="frame", unit_scale=True,
-        desc=f"random policy on {args.env}",
-    ) as bar:
+    with (
+        open(out / "metrics.jsonl", "w") as log,
+        tqdm(
+            total=chunks * args.chunk * args.num_envs,
+            unit="frame",
+            unit_scale=True,
+            desc=f"random policy on {args.env}",
+        ) as bar,
+    ):
         for i in range(chunks):
             key, k = jax.random.split(key)
             ts, (episodes, successes, ret, length) = run(ts, k)
@@ -66,18 +77,28 @@ def train(args) -> dict:
             totals["return"] += float(ret)
             totals["length"] += int(length)
             frames = (i + 1) * args.chunk * args.num_envs
-            row = {"chunk": i, "frames": frames, "episodes": episodes,
-                   "success_rate": successes / max(episodes, 1),
-                   "mean_return": float(ret) / max(episodes, 1),
-                   "frames_per_s": frames / (time.perf_counter() - start)}
+            row = {
+                "chunk": i,
+                "frames": frames,
+                "episodes": episodes,
+                "success_rate": successes / max(episodes, 1),
+                "mean_return": float(ret) / max(episodes, 1),
+                "frames_per_s": frames / (time.perf_counter() - start),
+            }
             log.write(json.dumps(row) + "\n")
             bar.update(args.chunk * args.num_envs)
             bar.set_postfix(success=f"{row['success_rate']:.2f}", fps=f"{row['frames_per_s']:,.0f}")
     n = max(totals["episodes"], 1)
-    summary = {"env": args.env, "policy": "uniform random", "frames": chunks * args.chunk * args.num_envs,
-               "episodes": totals["episodes"], "success_rate": totals["successes"] / n,
-               "mean_return": totals["return"] / n, "mean_episode_length": totals["length"] / n,
-               "seconds": time.perf_counter() - start}
+    summary = {
+        "env": args.env,
+        "policy": "uniform random",
+        "frames": chunks * args.chunk * args.num_envs,
+        "episodes": totals["episodes"],
+        "success_rate": totals["successes"] / n,
+        "mean_return": totals["return"] / n,
+        "mean_episode_length": totals["length"] / n,
+        "seconds": time.perf_counter() - start,
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"metrics: {out / 'metrics.jsonl'}  summary: {out / 'summary.json'}")
@@ -87,7 +108,9 @@ def train(args) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="jaxbidir")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("train", help="run the default training (for now: the random-policy baseline)")
+    p = sub.add_parser(
+        "train", help="run the default training (for now: the random-policy baseline)"
+    )
     p.add_argument("--env", default=DEFAULT_ENV)
     p.add_argument("--num-envs", type=int, default=1024)
     p.add_argument("--steps", type=int, default=2048, help="steps per environment")

@@ -8,7 +8,13 @@ when a level object is built; `MixedLocal.sample` draws the task per episode ins
 
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling, RoomGridLevel
 from minigrid.envs.babyai.core.verifier import (
-    AfterInstr, BeforeInstr, GoToInstr, ObjDesc, OpenInstr, PickupInstr, PutNextInstr,
+    AfterInstr,
+    BeforeInstr,
+    GoToInstr,
+    ObjDesc,
+    OpenInstr,
+    PickupInstr,
+    PutNextInstr,
 )  # fmt: skip
 
 TASKS = ("goto", "pickup", "putnext", "pick up then go to", "open", "pick up then pick up")
@@ -64,10 +70,13 @@ class MixedLocal(RoomGridLevel):
 
     def _open(self):
         # GLAM leaves the agent mid-grid facing east while it places objects
-        self.agent_pos, self.agent_dir = (self.room_size - 1 + self.room_size // 2,
-                                          self.room_size // 2), 0
-        colour = self._rand_elem(["red", "grey"] if self.test
-                                 else ["yellow", "green", "blue", "purple"])
+        self.agent_pos, self.agent_dir = (
+            (self.room_size - 1 + self.room_size // 2, self.room_size // 2),
+            0,
+        )
+        colour = self._rand_elem(
+            ["red", "grey"] if self.test else ["yellow", "green", "blue", "purple"]
+        )
         while True:
             i, door_idx = self._rand_int(0, 2), self._rand_int(0, 4)
             locked = self.get_room(i, 0)

@@ -4,7 +4,6 @@ import random
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the BabyAI ids)
-
 from glam_levels import TASKS, MixedLocal
 
 

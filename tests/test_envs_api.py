@@ -30,9 +30,11 @@ def test_unknown_or_bad_override_is_a_clear_error():
 
 
 def test_out_of_range_action_is_a_clear_error():
-    env = envs.make("BabyAI-GoToRedBallNoDists-v0")
+    env = envs.make("BabyAI-GoToRedBallNoDists-v0", check_actions=True)
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
     ts = jax.vmap(env.reset)(keys)
+    with pytest.raises(ValueError, match=r"action\(s\) \[-1\] out of range"):
+        env.step(jax.tree.map(lambda x: x[0], ts), -1)  # concrete: checked eagerly
     step = jax.jit(jax.vmap(env.step))
     step(ts, jnp.array([0, 1, 2, 6]))  # fine
     with pytest.raises(Exception, match=r"action\(s\) \[7\] out of range"):

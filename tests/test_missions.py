@@ -18,8 +18,12 @@ from jaxbidir.envs import instruction as I
 from jaxbidir.envs import language as L
 from jaxbidir.envs.layout import Layout
 
-CLAUSE = {"GoToInstr": L.GOTO, "PickupInstr": L.PICKUP, "OpenInstr": L.OPEN_DOOR,
-          "PutNextInstr": L.PUTNEXT}
+CLAUSE = {
+    "GoToInstr": L.GOTO,
+    "PickupInstr": L.PICKUP,
+    "OpenInstr": L.OPEN_DOOR,
+    "PutNextInstr": L.PUTNEXT,
+}
 CONNECTIVE = {"BeforeInstr": I.BEFORE, "AfterInstr": I.AFTER, "AndInstr": I.AND}
 
 

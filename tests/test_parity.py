@@ -29,8 +29,13 @@ def rollouts():
             def run(ts, actions):
                 def body(ts, a):
                     ts = env.step(ts, a)
-                    return ts, (ts.observation.image, ts.observation.direction, ts.reward,
-                                ts.step_type, ts.t)
+                    return ts, (
+                        ts.observation.image,
+                        ts.observation.direction,
+                        ts.reward,
+                        ts.step_type,
+                        ts.t,
+                    )
 
                 return jax.lax.scan(body, ts, actions)[1]
 
@@ -61,7 +66,9 @@ def test_step_parity(env_id, rollouts):
             assert dirs[t] == obs["direction"], where
             assert rewards[t] == pytest.approx(reward, abs=1e-6), where
             assert (step_types[t] == envs.StepType.TERMINATION) == terminated, where
-            assert (step_types[t] == envs.StepType.TRUNCATION) == (truncated and not terminated), where
+            assert (step_types[t] == envs.StepType.TRUNCATION) == (truncated and not terminated), (
+                where
+            )
             if terminated or truncated:
                 successes += terminated
                 break

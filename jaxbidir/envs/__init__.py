@@ -7,7 +7,19 @@ from .minigrid_bridge import from_minigrid
 from .state import Instruction, Observation, State, StepType, Timestep
 
 __all__ = [
-    "ACTION_NAMES", "NUM_ACTIONS", "Environment", "Instruction", "Observation", "State",
-    "StepType", "Timestep", "VOCAB", "VOCAB_SIZE", "decode", "encode", "from_minigrid", "make",
+    "ACTION_NAMES",
+    "NUM_ACTIONS",
+    "Environment",
+    "Instruction",
+    "Observation",
+    "State",
+    "StepType",
+    "Timestep",
+    "VOCAB",
+    "VOCAB_SIZE",
+    "decode",
+    "encode",
+    "from_minigrid",
+    "make",
     "registry",
 ]

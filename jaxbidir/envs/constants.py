@@ -9,8 +9,19 @@ import numpy as np
 
 # minigrid.core.constants.OBJECT_TO_IDX
 UNSEEN, EMPTY, WALL, FLOOR, DOOR, KEY, BALL, BOX, GOAL, LAVA, AGENT = range(11)
-OBJECT_NAMES = ("unseen", "empty", "wall", "floor", "door", "key", "ball", "box", "goal", "lava",
-                "agent")
+OBJECT_NAMES = (
+    "unseen",
+    "empty",
+    "wall",
+    "floor",
+    "door",
+    "key",
+    "ball",
+    "box",
+    "goal",
+    "lava",
+    "agent",
+)
 
 # minigrid.core.constants.COLOR_TO_IDX == navix.rendering.registry.PALETTE
 RED, GREEN, BLUE, PURPLE, YELLOW, GREY = range(6)

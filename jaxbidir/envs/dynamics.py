@@ -35,9 +35,13 @@ def transition(state: State, action: jnp.ndarray) -> State:
     turn = jnp.where(action == C.LEFT, -1, jnp.where(action == C.RIGHT, 1, 0))
     agent_dir = (state.agent_dir + turn) % 4
 
-    can_overlap = is_empty | (is_door & (door_state == C.OPEN)) | (kind == C.FLOOR) | (
-        kind == C.GOAL
-    ) | (kind == C.LAVA)
+    can_overlap = (
+        is_empty
+        | (is_door & (door_state == C.OPEN))
+        | (kind == C.FLOOR)
+        | (kind == C.GOAL)
+        | (kind == C.LAVA)
+    )
     agent_pos = jnp.where((action == C.FORWARD) & can_overlap, fwd, state.agent_pos)
 
     can_pickup = (kind == C.KEY) | (kind == C.BALL) | (kind == C.BOX)

@@ -34,11 +34,13 @@ def observe(state: State) -> Observation:
 
 @dataclasses.dataclass(frozen=True)
 class Environment:
-    """One level. `level` holds the generator; `check_actions` makes an out-of-range action an
-    error (a host callback per step, batched under vmap)."""
+    """One level. `level` holds the generator. Actions given as concrete values are always
+    checked; `check_actions=True` also checks traced actions inside `jit` with a host callback,
+    which costs a lot inside `lax.scan` (5.7k vs 132k steps/s at batch 4096 on 2 CPU cores), so it
+    is for debugging."""
 
     level: Level
-    check_actions: bool = True
+    check_actions: bool = False
 
     @property
     def env_id(self) -> str:
@@ -127,9 +129,11 @@ class Environment:
 
         Reward `1 - 0.9 * t / max_steps` on success, else 0. `step_type`: TERMINATION on success
         (even on the last allowed step), TRUNCATION when `t` reaches `max_steps`."""
-        action = jnp.asarray(action, jnp.int32)
-        if self.check_actions:
+        if not isinstance(action, jax.core.Tracer):
+            _check_actions(action)  # concrete actions are always checked, for free
+        elif self.check_actions:
             jax.debug.callback(_check_actions, action)
+        action = jnp.asarray(action, jnp.int32)
         state = timestep.state
         moved = transition(state, action)
         instr, success = verify(state.instruction, moved, action)
@@ -185,7 +189,7 @@ def make(env_id: str, **overrides) -> Environment:
     """The environment `env_id` (see `registry()`).
 
     Overrides: `max_steps` (a fixed time limit instead of minigrid's per-mission one),
-    `mission_length` (tokens per mission, default 24), `check_actions` (default True)."""
+    `mission_length` (tokens per mission, default 24), `check_actions` (default False: traced actions unchecked)."""
     if env_id not in LEVELS:
         close = [k for k in LEVELS if env_id.lower().replace("-v0", "") in k.lower()]
         hint = f" Did you mean {close[0]!r}?" if close else ""

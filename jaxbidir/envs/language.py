@@ -91,12 +91,24 @@ def _table(rows: list[list[str]], width: int) -> np.ndarray:
 
 # word slots, indexed by code; 0 rows/entries mean "no word"
 TYPE_WORD = np.zeros(16, np.int32)
-for _code, _name in [(C.DOOR, "door"), (C.KEY, "key"), (C.BALL, "ball"), (C.BOX, "box"),
-                     (C.WALL, "wall")]:
+for _code, _name in [
+    (C.DOOR, "door"),
+    (C.KEY, "key"),
+    (C.BALL, "ball"),
+    (C.BOX, "box"),
+    (C.WALL, "wall"),
+]:
     TYPE_WORD[_code] = VOCAB[_name]
 COLOUR_WORD = ids(*C.COLOUR_NAMES)
-LOC_WORDS = _table([["on", "your", "left"], ["on", "your", "right"], ["in", "front", "of", "you"],
-                    ["behind", "you"]], 4)
+LOC_WORDS = _table(
+    [
+        ["on", "your", "left"],
+        ["on", "your", "right"],
+        ["in", "front", "of", "you"],
+        ["behind", "you"],
+    ],
+    4,
+)
 CLAUSE_VERB = _table([["go", "to"], ["pick", "up"], ["open"], ["put"]], 2)
 
 

@@ -72,8 +72,10 @@ def free_cells(layout: Layout, interior: np.ndarray) -> jnp.ndarray:
     """bool[W,H]: empty cells of `interior` not under the agent (minigrid's `place_obj` test)."""
     w, h = layout.ids.shape
     free = (layout.grid[..., 0] == C.EMPTY) & jnp.asarray(interior)
-    agent = jnp.zeros((w, h), bool).at[layout.agent_pos[0], layout.agent_pos[1]].set(
-        layout.agent_pos[0] >= 0
+    agent = (
+        jnp.zeros((w, h), bool)
+        .at[layout.agent_pos[0], layout.agent_pos[1]]
+        .set(layout.agent_pos[0] >= 0)
     )
     return free & ~agent
 

@@ -5,8 +5,8 @@ Each generator is one *attempt* `(key) -> (layout, instruction, mission, max_ste
 `RejectSampling` loop. Grid sizes, distractor counts and `max_steps` are minigrid's defaults.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -59,8 +59,12 @@ def _goto_object(key, level: Level, cell=None, num_dists=0, unique=False):
         target = kinds[jax.random.randint(k_pick, (), 0, n)]
     reachable = Lay.all_reachable(lay) if level.params.get("reachable", True) else True
     instr, mission, navs, ok = I.build(
-        lay, I.SINGLE, [L.GOTO, L.GOTO], jnp.stack([I.descriptor(target), I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]), level.mission_length,
+        lay,
+        I.SINGLE,
+        [L.GOTO, L.GOTO],
+        jnp.stack([I.descriptor(target), I.NO_DESC]),
+        np.stack([I.NO_DESC, I.NO_DESC]),
+        level.mission_length,
     )
     return lay, instr, mission, navs, ok & reachable
 
@@ -90,14 +94,21 @@ def pickup_loc(key, level, episode_key=None, candidates: int = 16):
     kc, kt, kb, kl = jax.random.split(k_desc, 4)
     colour = jax.random.randint(kc, (candidates,), 0, 7) - 1
     type_ = jnp.asarray(C.PICKABLE[::-1])[jax.random.randint(kt, (candidates,), 0, 3)]
-    loc = jnp.where(jax.random.bernoulli(kb, 0.5, (candidates,)),
-                    jax.random.randint(kl, (candidates,), 0, 4), -1)
+    loc = jnp.where(
+        jax.random.bernoulli(kb, 0.5, (candidates,)),
+        jax.random.randint(kl, (candidates,), 0, 4),
+        -1,
+    )
     descs = jnp.stack([type_, colour, loc], -1)
     found = jax.vmap(lambda d: I.match(lay, d) != 0)(descs)
     desc = descs[jnp.argmax(found)]
     instr, mission, navs, ok = I.build(
-        lay, I.SINGLE, [L.PICKUP, L.PICKUP], jnp.stack([desc, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]), level.mission_length,
+        lay,
+        I.SINGLE,
+        [L.PICKUP, L.PICKUP],
+        jnp.stack([desc, I.NO_DESC]),
+        np.stack([I.NO_DESC, I.NO_DESC]),
+        level.mission_length,
     )
     return lay, instr, mission, navs, ok & Lay.all_reachable(lay)
 
@@ -120,8 +131,12 @@ def putnext_local(key, level, episode_key=None):
     pick = jax.random.permutation(k_pick, 8)[:2]
     move, fixed = I.descriptor(kinds[pick[0]]), I.descriptor(kinds[pick[1]])
     instr, mission, navs, ok = I.build(
-        lay, I.SINGLE, [L.PUTNEXT, L.PUTNEXT], jnp.stack([move, I.NO_DESC]),
-        jnp.stack([fixed, I.NO_DESC]), level.mission_length,
+        lay,
+        I.SINGLE,
+        [L.PUTNEXT, L.PUTNEXT],
+        jnp.stack([move, I.NO_DESC]),
+        jnp.stack([fixed, I.NO_DESC]),
+        level.mission_length,
     )
     apart = ~_next_to(lay, instr.objs[0], instr.fixed[0])
     return lay, instr, mission, navs, ok & apart & Lay.all_reachable(lay)
@@ -164,8 +179,12 @@ def unlock_local(key, level, episode_key=None):
     lay = Lay.place_agent(k_agent, lay, middle)
     door = np.array([C.DOOR, -1, -1], np.int32)
     instr, mission, navs, ok = I.build(
-        lay, I.SINGLE, [L.OPEN_DOOR, L.OPEN_DOOR], np.stack([door, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]), level.mission_length,
+        lay,
+        I.SINGLE,
+        [L.OPEN_DOOR, L.OPEN_DOOR],
+        np.stack([door, I.NO_DESC]),
+        np.stack([I.NO_DESC, I.NO_DESC]),
+        level.mission_length,
     )
     return lay, instr, mission, navs, ok
 
@@ -173,10 +192,17 @@ def unlock_local(key, level, episode_key=None):
 # GLAM's mixed levels -------------------------------------------------------------------------
 # (colour, type) pairs held out of training; the test level uses only these.
 HELD_OUT = np.zeros((6, 16), bool)
-for _c, _t in [(C.YELLOW, C.BOX), (C.RED, C.KEY), (C.RED, C.DOOR), (C.GREEN, C.BALL),
-               (C.GREY, C.DOOR)]:
+for _c, _t in [
+    (C.YELLOW, C.BOX),
+    (C.RED, C.KEY),
+    (C.RED, C.DOOR),
+    (C.GREEN, C.BALL),
+    (C.GREY, C.DOOR),
+]:
     HELD_OUT[_c, _t] = True
-MIXED_GOTO, MIXED_PICKUP, MIXED_PUTNEXT, MIXED_PICKUP_GOTO, MIXED_OPEN, MIXED_PICKUP_PICKUP = range(6)
+MIXED_GOTO, MIXED_PICKUP, MIXED_PUTNEXT, MIXED_PICKUP_GOTO, MIXED_OPEN, MIXED_PICKUP_PICKUP = range(
+    6
+)
 MIXED_TASKS = ("goto", "pickup", "putnext", "pick up then go to", "open", "pick up then pick up")
 
 
@@ -216,11 +242,14 @@ def _mixed_one_room(key, level, task):
     kind_a = jnp.select([task == MIXED_GOTO, task == MIXED_PUTNEXT], [L.GOTO, L.PUTNEXT], L.PICKUP)
     # "A, then B" is written A first; "B after you A" is written B first
     first_written = jnp.where(connective == I.AFTER, 1, 0)
-    kinds_w = jnp.where(first_written == 1, jnp.stack([second, kind_a]), jnp.stack([kind_a, second]))
+    kinds_w = jnp.where(
+        first_written == 1, jnp.stack([second, kind_a]), jnp.stack([kind_a, second])
+    )
     descs = jnp.where(first_written == 1, jnp.stack([desc_b, desc_a]), jnp.stack([desc_a, desc_b]))
     fixeds = jnp.stack([jnp.where(task == MIXED_PUTNEXT, desc_b, I.NO_DESC), I.NO_DESC])
-    instr, mission, navs, ok = I.build(lay, connective, kinds_w, descs, fixeds,
-                                       level.mission_length)
+    instr, mission, navs, ok = I.build(
+        lay, connective, kinds_w, descs, fixeds, level.mission_length
+    )
     ok = ok & Lay.all_reachable(lay)
     # RoomGridLevel.validate_instrs rejects PutNext with overlapping descriptions or objects
     # already next to each other
@@ -234,8 +263,9 @@ def _mixed_one_room(key, level, task):
 def _mixed_open(key, level, door_colours, always_colour):
     k_doors, k_room, k_colour, k_key, k_kinds, k_place, k_agent, k_say = jax.random.split(key, 8)
     grid = Lay.rooms_grid(ROOM, 2, 1, level.width, level.height)
-    rooms = [Lay.room_interior((i * (ROOM - 1), 0, ROOM), level.width, level.height)
-             for i in range(2)]
+    rooms = [
+        Lay.room_interior((i * (ROOM - 1), 0, ROOM), level.width, level.height) for i in range(2)
+    ]
     door = _door_positions(k_doors, ROOM, 2, 1)[0, 0, 0]
     locked = jax.random.randint(k_room, (), 0, 2)
     colour = jnp.asarray(door_colours)[jax.random.randint(k_colour, (), 0, len(door_colours))]
@@ -248,13 +278,16 @@ def _mixed_open(key, level, door_colours, always_colour):
     lay, _ = Lay.add_object(k_key, lay, open_room, jnp.stack([C.KEY, colour, 0]))
     kinds = jax.vmap(Lay.random_kind)(jax.random.split(k_kinds, 8))
     lay = Lay.add_objects(k_place, lay, open_room, kinds)
-    lay = Lay.place_agent(k_agent, lay.replace(agent_pos=jnp.array([-1, -1], jnp.int32)),
-                          open_room)
+    lay = Lay.place_agent(k_agent, lay.replace(agent_pos=jnp.array([-1, -1], jnp.int32)), open_room)
     say = jnp.asarray(always_colour) | jax.random.bernoulli(k_say, 0.5)
     desc = jnp.stack([jnp.int32(C.DOOR), jnp.where(say, colour, -1), jnp.int32(-1)])
     instr, mission, navs, ok = I.build(
-        lay, I.SINGLE, [L.OPEN_DOOR, L.OPEN_DOOR], jnp.stack([desc, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]), level.mission_length,
+        lay,
+        I.SINGLE,
+        [L.OPEN_DOOR, L.OPEN_DOOR],
+        jnp.stack([desc, I.NO_DESC]),
+        np.stack([I.NO_DESC, I.NO_DESC]),
+        level.mission_length,
     )
     door_kind = jnp.stack([C.DOOR, jnp.where(say, colour, -1), 0]).astype(jnp.int32)
     return lay, instr, mission, navs, ok & Lay.all_reachable(lay), jnp.stack([door_kind] * 2)
@@ -294,8 +327,9 @@ def _per_room(fn, rooms):
 
 
 def _level(env_id, attempt, width=ROOM, height=ROOM, rooms=1, **params):
-    return Level(env_id, width, height, _per_room(attempt, rooms) if rooms > 1 else attempt,
-                 params=params)
+    return Level(
+        env_id, width, height, _per_room(attempt, rooms) if rooms > 1 else attempt, params=params
+    )
 
 
 LEVELS: dict[str, Level] = {

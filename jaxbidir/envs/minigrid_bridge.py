@@ -11,8 +11,12 @@ from . import language as L
 from .environment import Environment, observe
 from .state import Instruction, State, StepType, Timestep
 
-_CLAUSES = {"GoToInstr": L.GOTO, "PickupInstr": L.PICKUP, "OpenInstr": L.OPEN_DOOR,
-            "PutNextInstr": L.PUTNEXT}
+_CLAUSES = {
+    "GoToInstr": L.GOTO,
+    "PickupInstr": L.PICKUP,
+    "OpenInstr": L.OPEN_DOOR,
+    "PutNextInstr": L.PUTNEXT,
+}
 
 
 def _clauses(instrs):
@@ -122,4 +126,3 @@ def from_minigrid(gym_env, env: Environment | None = None, key=None) -> Timestep
         step_type=StepType.TRANSITION,
         state=state,
     )
-

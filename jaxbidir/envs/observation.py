@@ -1,7 +1,7 @@
 """minigrid's egocentric view (`gen_obs_grid` + `Grid.process_vis` + `Grid.encode`) in JAX."""
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 
 from . import constants as C
 from .state import State

@@ -31,7 +31,9 @@ def _adjacent(cells: jnp.ndarray) -> jnp.ndarray:
     return pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
 
 
-def _clause(instr: Instruction, c: int, after: State, action, fwd) -> tuple[jnp.ndarray, jnp.ndarray]:
+def _clause(
+    instr: Instruction, c: int, after: State, action, fwd
+) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Verify clause `c` once (minigrid's `verify_action`): (success, new pre_carrying)."""
     pre = instr.pre_carrying[c]
     carrying = after.carrying_id
@@ -74,8 +76,9 @@ def verify(instr: Instruction, after: State, action) -> tuple[Instruction, jnp.n
         jnp.stack([positions_of(after.ids, masks[c]) for c in range(2)]),
         poss,
     )
-    instr = instr.replace(poss=refresh(instr.poss, instr.objs),
-                          fixed_poss=refresh(instr.fixed_poss, instr.fixed))
+    instr = instr.replace(
+        poss=refresh(instr.poss, instr.objs), fixed_poss=refresh(instr.fixed_poss, instr.fixed)
+    )
 
     ok0, pre0 = _clause(instr, 0, after, action, fwd)
     ok1, pre1 = _clause(instr, 1, after, action, fwd)
@@ -88,8 +91,10 @@ def verify(instr: Instruction, after: State, action) -> tuple[Instruction, jnp.n
     done1 = instr.done[1] | (call1 & ok1)
     instr = instr.replace(
         pre_carrying=jnp.stack(
-            [jnp.where(call0, pre0, instr.pre_carrying[0]),
-             jnp.where(call1, pre1, instr.pre_carrying[1])]
+            [
+                jnp.where(call0, pre0, instr.pre_carrying[0]),
+                jnp.where(call1, pre1, instr.pre_carrying[1]),
+            ]
         ),
         done=jnp.stack([done0, done1]),
     )
