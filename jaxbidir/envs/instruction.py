@@ -100,6 +100,15 @@ def build(layout: Layout, connective, kinds, descs, fixeds, mission_length: int)
     return instruction, mission, num_navs, valid
 
 
+def build_single(layout: Layout, kind, desc, mission_length: int, fixed=None):
+    """`build` for a one-clause instruction: `kind`, descriptor `desc` (and `fixed` for PUTNEXT)."""
+    fixed = NO_DESC if fixed is None else fixed
+    return build(
+        layout, SINGLE, jnp.stack([kind, kind]), jnp.stack([jnp.asarray(desc), NO_DESC]),
+        jnp.stack([jnp.asarray(fixed), NO_DESC]), mission_length,
+    )  # fmt: skip
+
+
 def descriptor(cell) -> jnp.ndarray:
     """i32[3]: "the <colour> <type>" of an object cell, no location."""
     return jnp.stack([cell[0].astype(jnp.int32), cell[1].astype(jnp.int32), jnp.int32(-1)])

@@ -64,10 +64,6 @@ def choose(key, allowed: jnp.ndarray) -> jnp.ndarray:
     return jnp.argmax(counts > k)
 
 
-def _cell_index(pos, h):
-    return pos[0] * h + pos[1]
-
-
 def free_cells(layout: Layout, interior: np.ndarray) -> jnp.ndarray:
     """bool[W,H]: empty cells of `interior` not under the agent (minigrid's `place_obj` test)."""
     w, h = layout.ids.shape

@@ -16,6 +16,7 @@ from . import constants as C
 from . import instruction as I
 from . import language as L
 from . import layout as Lay
+from .verifier import adjacent, positions_of
 
 ROOM = 8  # RoomGridLevel's default room_size
 
@@ -58,13 +59,8 @@ def _goto_object(key, level: Level, cell=None, num_dists=0, unique=False):
     else:  # a uniformly chosen object among the distractors (ids 1..n)
         target = kinds[jax.random.randint(k_pick, (), 0, n)]
     reachable = Lay.all_reachable(lay) if level.params.get("reachable", True) else True
-    instr, mission, navs, ok = I.build(
-        lay,
-        I.SINGLE,
-        [L.GOTO, L.GOTO],
-        jnp.stack([I.descriptor(target), I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]),
-        level.mission_length,
+    instr, mission, navs, ok = I.build_single(
+        lay, L.GOTO, I.descriptor(target), level.mission_length
     )
     return lay, instr, mission, navs, ok & reachable
 
@@ -102,22 +98,13 @@ def pickup_loc(key, level, episode_key=None, candidates: int = 16):
     descs = jnp.stack([type_, colour, loc], -1)
     found = jax.vmap(lambda d: I.match(lay, d) != 0)(descs)
     desc = descs[jnp.argmax(found)]
-    instr, mission, navs, ok = I.build(
-        lay,
-        I.SINGLE,
-        [L.PICKUP, L.PICKUP],
-        jnp.stack([desc, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]),
-        level.mission_length,
-    )
+    instr, mission, navs, ok = I.build_single(lay, L.PICKUP, desc, level.mission_length)
     return lay, instr, mission, navs, ok & Lay.all_reachable(lay)
 
 
 def _next_to(lay, a_mask, b_mask) -> jnp.ndarray:
     """Whether an object of id-mask `a_mask` is next to one of `b_mask` (PutNextInstr.objs_next)."""
-    from .verifier import _adjacent, positions_of
-
-    return jnp.any(positions_of(lay.ids, a_mask) & _adjacent(positions_of(lay.ids, b_mask)))
+    return jnp.any(positions_of(lay.ids, a_mask) & adjacent(positions_of(lay.ids, b_mask)))
 
 
 def putnext_local(key, level, episode_key=None):
@@ -130,13 +117,8 @@ def putnext_local(key, level, episode_key=None):
     lay = Lay.add_objects(k_place, lay, ONE_ROOM, kinds)
     pick = jax.random.permutation(k_pick, 8)[:2]
     move, fixed = I.descriptor(kinds[pick[0]]), I.descriptor(kinds[pick[1]])
-    instr, mission, navs, ok = I.build(
-        lay,
-        I.SINGLE,
-        [L.PUTNEXT, L.PUTNEXT],
-        jnp.stack([move, I.NO_DESC]),
-        jnp.stack([fixed, I.NO_DESC]),
-        level.mission_length,
+    instr, mission, navs, ok = I.build_single(
+        lay, L.PUTNEXT, move, level.mission_length, fixed=fixed
     )
     apart = ~_next_to(lay, instr.objs[0], instr.fixed[0])
     return lay, instr, mission, navs, ok & apart & Lay.all_reachable(lay)
@@ -178,15 +160,8 @@ def unlock_local(key, level, episode_key=None):
     lay, _ = Lay.add_object(k_key, lay, middle, jnp.stack([C.KEY, colour, 0]))
     lay = Lay.place_agent(k_agent, lay, middle)
     door = np.array([C.DOOR, -1, -1], np.int32)
-    instr, mission, navs, ok = I.build(
-        lay,
-        I.SINGLE,
-        [L.OPEN_DOOR, L.OPEN_DOOR],
-        np.stack([door, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]),
-        level.mission_length,
-    )
-    return lay, instr, mission, navs, ok
+    instr, mission, navs, ok = I.build_single(lay, L.OPEN_DOOR, door, level.mission_length)
+    return lay, instr, mission, navs * 9, ok  # minigrid counts navigation time over all 9 rooms
 
 
 # GLAM's mixed levels -------------------------------------------------------------------------
@@ -241,11 +216,9 @@ def _mixed_one_room(key, level, task):
     second = jnp.where(task == MIXED_PICKUP_PICKUP, L.PICKUP, L.GOTO)
     kind_a = jnp.select([task == MIXED_GOTO, task == MIXED_PUTNEXT], [L.GOTO, L.PUTNEXT], L.PICKUP)
     # "A, then B" is written A first; "B after you A" is written B first
-    first_written = jnp.where(connective == I.AFTER, 1, 0)
-    kinds_w = jnp.where(
-        first_written == 1, jnp.stack([second, kind_a]), jnp.stack([kind_a, second])
-    )
-    descs = jnp.where(first_written == 1, jnp.stack([desc_b, desc_a]), jnp.stack([desc_a, desc_b]))
+    after = connective == I.AFTER
+    kinds_w = jnp.where(after, jnp.stack([second, kind_a]), jnp.stack([kind_a, second]))
+    descs = jnp.where(after, jnp.stack([desc_b, desc_a]), jnp.stack([desc_a, desc_b]))
     fixeds = jnp.stack([jnp.where(task == MIXED_PUTNEXT, desc_b, I.NO_DESC), I.NO_DESC])
     instr, mission, navs, ok = I.build(
         lay, connective, kinds_w, descs, fixeds, level.mission_length
@@ -281,14 +254,7 @@ def _mixed_open(key, level, door_colours, always_colour):
     lay = Lay.place_agent(k_agent, lay.replace(agent_pos=jnp.array([-1, -1], jnp.int32)), open_room)
     say = jnp.asarray(always_colour) | jax.random.bernoulli(k_say, 0.5)
     desc = jnp.stack([jnp.int32(C.DOOR), jnp.where(say, colour, -1), jnp.int32(-1)])
-    instr, mission, navs, ok = I.build(
-        lay,
-        I.SINGLE,
-        [L.OPEN_DOOR, L.OPEN_DOOR],
-        jnp.stack([desc, I.NO_DESC]),
-        np.stack([I.NO_DESC, I.NO_DESC]),
-        level.mission_length,
-    )
+    instr, mission, navs, ok = I.build_single(lay, L.OPEN_DOOR, desc, level.mission_length)
     door_kind = jnp.stack([C.DOOR, jnp.where(say, colour, -1), 0]).astype(jnp.int32)
     return lay, instr, mission, navs, ok & Lay.all_reachable(lay), jnp.stack([door_kind] * 2)
 
@@ -316,20 +282,8 @@ def mixed(key, level, episode_key=None):
     return lay, instr, mission, navs * rooms, ok & accepted
 
 
-def _per_room(fn, rooms):
-    """Wrap a generator whose `navs` count one room into one whose count covers `rooms`."""
-
-    def attempt(key, level, episode_key=None):
-        lay, instr, mission, navs, ok = fn(key, level)
-        return lay, instr, mission, navs * rooms, ok
-
-    return attempt
-
-
-def _level(env_id, attempt, width=ROOM, height=ROOM, rooms=1, **params):
-    return Level(
-        env_id, width, height, _per_room(attempt, rooms) if rooms > 1 else attempt, params=params
-    )
+def _level(env_id, attempt, width=ROOM, height=ROOM, **params):
+    return Level(env_id, width, height, attempt, params=params)
 
 
 LEVELS: dict[str, Level] = {
@@ -341,7 +295,7 @@ LEVELS: dict[str, Level] = {
         _level("BabyAI-GoToLocal-v0", goto_local, num_dists=8),
         _level("BabyAI-PickupLoc-v0", pickup_loc),
         _level("BabyAI-PutNextLocal-v0", putnext_local),
-        _level("BabyAI-UnlockLocal-v0", unlock_local, width=22, height=22, rooms=9),
+        _level("BabyAI-UnlockLocal-v0", unlock_local, width=22, height=22),
         _level("BabyAI-MixedTrainLocal-v0", mixed, width=15, test=False),
         _level("BabyAI-MixedTestLocal-v0", mixed, width=15, test=True),
     ]

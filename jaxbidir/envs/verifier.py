@@ -25,7 +25,7 @@ def positions_of(ids: jnp.ndarray, mask) -> jnp.ndarray:
     return (ids > 0) & ((bits & mask) != 0)
 
 
-def _adjacent(cells: jnp.ndarray) -> jnp.ndarray:
+def adjacent(cells: jnp.ndarray) -> jnp.ndarray:
     """bool[W, H]: cells at Manhattan distance 1 from a True cell (minigrid's `pos_next_to`)."""
     pad = jnp.pad(cells, 1)
     return pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
@@ -57,7 +57,7 @@ def _clause(
         jnp.uint32(0),
     )
     dropped_at = positions_of(after.ids, moved)
-    putnext = (action == C.DROP) & jnp.any(dropped_at & _adjacent(instr.fixed_poss[c]))
+    putnext = (action == C.DROP) & jnp.any(dropped_at & adjacent(instr.fixed_poss[c]))
     success = jnp.select(
         [instr.kind[c] == L.GOTO, instr.kind[c] == L.PICKUP, instr.kind[c] == L.OPEN_DOOR],
         [goto, pickup, opened],
