@@ -7,6 +7,8 @@ Prints a table and, as its last line, one JSON object with the figures.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import platform
 import statistics
@@ -42,6 +44,8 @@ def minigrid_rate(env_id, seconds, repeats):
 
     env = gym.make(env_id)
     rng = np.random.default_rng(0)
+    quiet = contextlib.redirect_stdout(io.StringIO())  # minigrid prints each rejected layout
+    quiet.__enter__()
     rates = []
     env.reset(seed=0)
     for _ in range(repeats):
@@ -52,6 +56,7 @@ def minigrid_rate(env_id, seconds, repeats):
             if term or trunc:
                 env.reset()
         rates.append(n / (time.perf_counter() - start))
+    quiet.__exit__(None, None, None)
     return statistics.median(rates)
 
 
