@@ -1,4 +1,5 @@
-"""Step-by-step parity with the real minigrid package on imported layouts."""
+"""Step-by-step parity with the real minigrid package on imported layouts: the observation, the
+reward, the episode's end, and the GLAM description of every view."""
 
 import contextlib
 import io
@@ -7,9 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from glam_text import describe as glam_describe
 from minigrid_envs import make_minigrid
 
 from jaxbidir import envs
+from jaxbidir.envs import description
 from jaxbidir.envs import language as L
 
 SEEDS = 24
@@ -35,6 +38,7 @@ def rollouts():
                         ts.reward,
                         ts.step_type,
                         ts.t,
+                        description.describe(ts.state),
                     )
 
                 return jax.lax.scan(body, ts, actions)[1]
@@ -58,12 +62,17 @@ def test_step_parity(env_id, rollouts):
         assert L.decode(ts.observation.mission) == mg.mission
         rng = np.random.default_rng(seed)
         actions = rng.choice(7, size=int(mg.max_steps), p=ACTION_MIXES[seed % 2])
-        images, dirs, rewards, step_types, ts_t = jax.device_get(run(ts, jnp.asarray(actions)))
+        assert L.decode(description.describe(ts.state)) == glam_describe(obs0["image"], mg.carrying)
+        images, dirs, rewards, step_types, ts_t, texts = jax.device_get(
+            run(ts, jnp.asarray(actions))
+        )
         for t, a in enumerate(actions):
             obs, reward, terminated, truncated, _ = mg.step(int(a))
             where = f"{env_id} seed {seed} step {t + 1} action {a} ({mg.mission!r})"
             np.testing.assert_array_equal(images[t], obs["image"], err_msg=where)
             assert dirs[t] == obs["direction"], where
+            if not (terminated or truncated):  # ours shows the next episode's first view then
+                assert L.decode(texts[t]) == glam_describe(obs["image"], mg.carrying), where
             assert rewards[t] == pytest.approx(reward, abs=1e-6), where
             assert (step_types[t] == envs.StepType.TERMINATION) == terminated, where
             assert (step_types[t] == envs.StepType.TRUNCATION) == (truncated and not terminated), (

@@ -1,7 +1,8 @@
 """Baby Language: one word-level vocabulary for missions, view descriptions and hints.
 
-Text is tokenised by whitespace, with the comma of "A, then B" a token of its own, so that
-`decode(encode(s)) == s` for every mission minigrid writes. Token ids are `int32`; 0 pads.
+Text is tokenised by whitespace, with the comma of "A, then B" and the full stop between
+description sentences tokens of their own, so that `decode(encode(s)) == s` for every mission
+minigrid writes and every description GLAM writes (lower-cased). Token ids are `int32`; 0 pads.
 Inside JAX, sentences are assembled from fixed-size word slots and compacted (`compact`), so a
 mission is built without leaving the jitted reset.
 """
@@ -23,7 +24,7 @@ WORDS = (
     "the", "a", "an", *C.COLOUR_NAMES, "ball", "box", "key", "door", "object",
     "in", "front", "of", "on", "your", "left", "right", "behind",
     # view descriptions (GLAM-style)
-    "see", "carry", "wall", "step", "steps", "forward", "closed", "locked",
+    "see", "carry", "wall", "step", "steps", "forward", "closed", "locked", ".",
     "1", "2", "3", "4", "5", "6", "7",
 )  # fmt: skip
 VOCAB = {w: i for i, w in enumerate(WORDS)}
@@ -38,7 +39,7 @@ NO_LOC = NO_COLOUR = -1
 
 
 def tokenize(text: str) -> list[str]:
-    return re.sub(r",", " , ", text).split()
+    return re.sub(r"([,.])", r" \1 ", text).split()
 
 
 def encode(text: str, length: int) -> np.ndarray:
@@ -65,7 +66,7 @@ def decode(tokens) -> str:
             break
         if t != PAD_ID:
             words.append(WORDS[t])
-    return " ".join(words).replace(" ,", ",")
+    return " ".join(words).replace(" ,", ",").replace(" .", ".")
 
 
 def ids(*words: str) -> np.ndarray:
@@ -75,11 +76,8 @@ def ids(*words: str) -> np.ndarray:
 def compact(tokens: jnp.ndarray, length: int) -> jnp.ndarray:
     """Move the non-pad tokens of `i32[N]` to the front, in order, and cut/pad to `length`."""
     keep = tokens != PAD_ID
-    order = jnp.argsort(~keep, stable=True)
-    out = jnp.where(keep[order], tokens[order], PAD_ID)
-    if out.shape[0] < length:
-        out = jnp.pad(out, (0, length - out.shape[0]))
-    return out[:length]
+    slot = jnp.where(keep, jnp.cumsum(keep) - 1, length)  # a scatter: cheaper than a sort
+    return jnp.zeros(length, tokens.dtype).at[slot].set(tokens, mode="drop")
 
 
 def _table(rows: list[list[str]], width: int) -> np.ndarray:
@@ -90,6 +88,8 @@ def _table(rows: list[list[str]], width: int) -> np.ndarray:
 
 
 # word slots, indexed by code; 0 rows/entries mean "no word"
+NUMBER_WORD = np.zeros(16, np.int32)
+NUMBER_WORD[1:8] = ids(*"1234567")
 TYPE_WORD = np.zeros(16, np.int32)
 for _code, _name in [
     (C.DOOR, "door"),
@@ -100,6 +100,7 @@ for _code, _name in [
 ]:
     TYPE_WORD[_code] = VOCAB[_name]
 COLOUR_WORD = ids(*C.COLOUR_NAMES)
+STATE_WORD = ids("open", "closed", "locked")
 LOC_WORDS = _table(
     [
         ["on", "your", "left"],
