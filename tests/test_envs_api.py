@@ -78,3 +78,42 @@ def test_vmapped_autoreset_and_determinism():
     after[0] = False
     assert (np.asarray(t)[after] == 0).all()
     assert (np.asarray(t) <= 64).all()
+
+
+def test_description_leaves_out_whole_sentences_that_do_not_fit():
+    env = envs.make("BabyAI-GoToLocal-v0")
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 16)).state
+    full = [L.decode(t) for t in jax.vmap(envs.describe)(states)]
+    short = [L.decode(t) for t in jax.vmap(lambda s: envs.describe(s, 20))(states)]
+    for f, s in zip(full, short, strict=True):
+        assert len(s.split()) <= 20
+        assert f.startswith(s.rstrip("."))  # a prefix of the full text ...
+        assert s == "" or s.endswith(".")  # ... made of whole sentences
+        assert len(s) < len(f) or len(f.split()) <= 20
+
+
+def test_render_draws_the_grid_the_agent_and_its_view():
+    from navix.rendering.registry import SPRITES_REGISTRY, TILE_SIZE
+
+    env = envs.make("BabyAI-GoToLocal-v0")
+    state = env.reset(jax.random.PRNGKey(1)).state
+    plain = np.asarray(envs.render(state, scale=1, highlight=False))
+    lit = np.asarray(envs.render(state, scale=2))
+    w, h = state.ids.shape
+    assert plain.shape == (h * TILE_SIZE, w * TILE_SIZE, 3) and plain.dtype == np.uint8
+    assert lit.shape == (2 * h * TILE_SIZE, 2 * w * TILE_SIZE, 3)
+    tile = lambda im, x, y: im[
+        y * TILE_SIZE : (y + 1) * TILE_SIZE, x * TILE_SIZE : (x + 1) * TILE_SIZE
+    ]  # noqa: E731
+    x, y = np.asarray(state.agent_pos)
+    np.testing.assert_array_equal(
+        tile(plain, x, y), SPRITES_REGISTRY["player"][int(state.agent_dir)]
+    )
+    np.testing.assert_array_equal(tile(plain, 0, 0), SPRITES_REGISTRY["wall"])
+    # highlighting lightens exactly the cells the agent sees
+    lit = lit[::2, ::2]
+    changed = {
+        (i, j) for i in range(w) for j in range(h) if (tile(lit, i, j) != tile(plain, i, j)).any()
+    }
+    image = np.asarray(env.reset(jax.random.PRNGKey(1)).observation.image)
+    assert len(changed) == (image[..., 0] > 0).sum()

@@ -1,0 +1,95 @@
+"""The oracle subgoal is right if a bot that only follows it solves the levels.
+
+The bot reads the hint as text and acts with a shortest path (breadth-first search over
+position and direction): it never sees the mission, so every success is the oracle's."""
+
+import collections
+
+import jax
+import numpy as np
+import pytest
+
+from jaxbidir import envs
+from jaxbidir.envs import constants as C
+from jaxbidir.envs import language as L
+from jaxbidir.envs import oracle
+
+EPISODES = 12
+TYPES = {"door": C.DOOR, "key": C.KEY, "ball": C.BALL, "box": C.BOX}
+
+
+def _cells(grid, colour, type_):
+    """Set of (x, y) holding a `colour type_` object."""
+    c = C.COLOUR_NAMES.index(colour)
+    xs, ys = np.nonzero((grid[..., 0] == TYPES[type_]) & (grid[..., 1] == c))
+    return set(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+def _path_action(grid, pos, direction, goal):
+    """First action of a shortest left/right/forward path to a pose whose front cell satisfies
+    `goal(front)`; None when there is none."""
+    kind, state = grid[..., 0], grid[..., 2]
+    w, h = kind.shape
+    start = (pos[0], pos[1], direction)
+    first = {start: None}
+    queue = collections.deque([start])
+    while queue:
+        x, y, d = queue.popleft()
+        dx, dy = C.DIR_TO_VEC[d]
+        front = (x + dx, y + dy)
+        if goal(front):
+            return first[(x, y, d)]
+        moves = [(C.LEFT, (x, y, (d - 1) % 4)), (C.RIGHT, (x, y, (d + 1) % 4))]
+        fx, fy = front
+        if 0 <= fx < w and 0 <= fy < h:
+            if kind[fx, fy] == C.EMPTY or (kind[fx, fy] == C.DOOR and state[fx, fy] == C.OPEN):
+                moves.append((C.FORWARD, (fx, fy, d)))
+        for action, nxt in moves:
+            if nxt not in first:
+                first[nxt] = action if first[(x, y, d)] is None else first[(x, y, d)]
+                queue.append(nxt)
+    return None
+
+
+def bot_action(state, hint: str, rng) -> int:
+    """The action that carries out `hint` next."""
+    grid, pos, d = np.asarray(state.grid), tuple(np.asarray(state.agent_pos)), int(state.agent_dir)
+    words = hint.split()
+    empty = lambda f: grid[f][0] == C.EMPTY  # noqa: E731
+    if words == ["drop"]:
+        goal, final = empty, C.DROP
+    elif words[0] == "put":  # put the C T next to the C T: face an empty cell beside the target
+        near = _cells(grid, words[-2], words[-1])
+        goal = lambda f: (
+            empty(f)
+            and any(  # noqa: E731
+                abs(f[0] - x) + abs(f[1] - y) == 1 for x, y in near
+            )
+        )
+        final = C.DROP
+    else:
+        verb = {"go": C.DONE, "pick": C.PICKUP, "open": C.TOGGLE}[words[0]]
+        targets = _cells(grid, words[-2], words[-1])
+        goal, final = (lambda f: f in targets), verb
+    dx, dy = C.DIR_TO_VEC[d]
+    if goal((pos[0] + dx, pos[1] + dy)):
+        return final
+    action = _path_action(grid, pos, d, goal)
+    return int(rng.integers(3)) if action is None else action
+
+
+@pytest.mark.parametrize("env_id", envs.registry())
+def test_a_bot_following_the_oracle_solves_the_level(env_id):
+    env = envs.make(env_id)
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    hint_of = jax.jit(oracle.subgoal)
+    rng = np.random.default_rng(0)
+    solved = 0
+    for episode in range(EPISODES):
+        ts = reset(jax.random.PRNGKey(episode))
+        while not ts.is_done():
+            hint = L.decode(hint_of(ts.state))
+            assert hint, f"empty hint for {L.decode(ts.state.mission)!r}"
+            ts = step(ts, bot_action(jax.device_get(ts.state), hint, rng))
+        solved += bool(ts.is_termination())
+    assert solved == EPISODES, f"{env_id}: the oracle's bot solved {solved}/{EPISODES}"
