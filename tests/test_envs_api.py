@@ -69,7 +69,7 @@ def test_vmapped_autoreset_and_determinism():
 
     rewards, step_types, t = run(jax.random.PRNGKey(3))
     again = run(jax.random.PRNGKey(3))
-    for a, b in zip((rewards, step_types, t), again):
+    for a, b in zip((rewards, step_types, t), again, strict=True):
         np.testing.assert_array_equal(a, b)
     done = np.asarray(step_types) > 0
     assert done.any()
@@ -102,9 +102,10 @@ def test_render_draws_the_grid_the_agent_and_its_view():
     w, h = state.ids.shape
     assert plain.shape == (h * TILE_SIZE, w * TILE_SIZE, 3) and plain.dtype == np.uint8
     assert lit.shape == (2 * h * TILE_SIZE, 2 * w * TILE_SIZE, 3)
-    tile = lambda im, x, y: im[
-        y * TILE_SIZE : (y + 1) * TILE_SIZE, x * TILE_SIZE : (x + 1) * TILE_SIZE
-    ]  # noqa: E731
+
+    def tile(im, x, y):
+        return im[y * TILE_SIZE : (y + 1) * TILE_SIZE, x * TILE_SIZE : (x + 1) * TILE_SIZE]
+
     x, y = np.asarray(state.agent_pos)
     np.testing.assert_array_equal(
         tile(plain, x, y), SPRITES_REGISTRY["player"][int(state.agent_dir)]

@@ -55,22 +55,23 @@ def bot_action(state, hint: str, rng) -> int:
     """The action that carries out `hint` next."""
     grid, pos, d = np.asarray(state.grid), tuple(np.asarray(state.agent_pos)), int(state.agent_dir)
     words = hint.split()
-    empty = lambda f: grid[f][0] == C.EMPTY  # noqa: E731
+
+    def empty(f):
+        return grid[f][0] == C.EMPTY
+
+    def beside_target(f):  # put the C T next to the C T: an empty cell beside the target
+        near = _cells(grid, words[-2], words[-1])
+        return empty(f) and any(abs(f[0] - x) + abs(f[1] - y) == 1 for x, y in near)
+
+    def facing_target(f):
+        return f in _cells(grid, words[-2], words[-1])
+
     if words == ["drop"]:
         goal, final = empty, C.DROP
-    elif words[0] == "put":  # put the C T next to the C T: face an empty cell beside the target
-        near = _cells(grid, words[-2], words[-1])
-        goal = lambda f: (
-            empty(f)
-            and any(  # noqa: E731
-                abs(f[0] - x) + abs(f[1] - y) == 1 for x, y in near
-            )
-        )
-        final = C.DROP
+    elif words[0] == "put":
+        goal, final = beside_target, C.DROP
     else:
-        verb = {"go": C.DONE, "pick": C.PICKUP, "open": C.TOGGLE}[words[0]]
-        targets = _cells(grid, words[-2], words[-1])
-        goal, final = (lambda f: f in targets), verb
+        goal, final = facing_target, {"go": C.DONE, "pick": C.PICKUP, "open": C.TOGGLE}[words[0]]
     dx, dy = C.DIR_TO_VEC[d]
     if goal((pos[0] + dx, pos[1] + dy)):
         return final

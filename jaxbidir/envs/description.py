@@ -37,7 +37,7 @@ def _distance(n, direction) -> jnp.ndarray:
 
 
 def _sentence(words: jnp.ndarray, valid) -> jnp.ndarray:
-    """i32[..., _SLOTS]: `words` i32[..., k] padded and ended with a full stop; pads if not valid."""
+    """i32[..., _SLOTS]: `words` i32[..., k] padded and ended by a full stop; pads if not valid."""
     pad = jnp.zeros((*words.shape[:-1], _SLOTS - 1 - words.shape[-1]), jnp.int32)
     stop = jnp.full((*words.shape[:-1], 1), _W["."], jnp.int32)
     out = jnp.concatenate([words.astype(jnp.int32), pad, stop], -1)

@@ -189,7 +189,8 @@ def make(env_id: str, **overrides) -> Environment:
     """The environment `env_id` (see `registry()`).
 
     Overrides: `max_steps` (a fixed time limit instead of minigrid's per-mission one),
-    `mission_length` (tokens per mission, default 24), `check_actions` (default False: traced actions unchecked)."""
+    `mission_length` (tokens per mission, default 24), `check_actions` (default False: actions
+    traced inside `jit` go unchecked)."""
     if env_id not in LEVELS:
         close = [k for k in LEVELS if env_id.lower().replace("-v0", "") in k.lower()]
         hint = f" Did you mean {close[0]!r}?" if close else ""
