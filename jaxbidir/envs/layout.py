@@ -85,14 +85,19 @@ def put(layout: Layout, pos, cell) -> Layout:
     )
 
 
-def add_object(key, layout: Layout, interior: np.ndarray, cell) -> tuple[Layout, jnp.ndarray]:
-    """minigrid's `RoomGrid.add_object`/`place_in_room`: a uniform free cell of the room, not
-    within Manhattan distance 1 of the agent (when the agent is already placed)."""
+def _placeable(layout: Layout, interior: np.ndarray) -> jnp.ndarray:
+    """bool[W,H]: where `place_in_room` may put an object: a free cell of the room, not within
+    Manhattan distance 1 of the agent (when the agent is already placed)."""
     w, h = layout.ids.shape
     xs, ys = np.meshgrid(np.arange(w), np.arange(h), indexing="ij")
     far = jnp.abs(xs - layout.agent_pos[0]) + jnp.abs(ys - layout.agent_pos[1]) >= 2
-    allowed = free_cells(layout, interior) & far
-    idx = choose(key, allowed.reshape(-1))
+    return free_cells(layout, interior) & far
+
+
+def add_object(key, layout: Layout, interior: np.ndarray, cell) -> tuple[Layout, jnp.ndarray]:
+    """minigrid's `RoomGrid.add_object`/`place_in_room`: a uniform placeable cell of the room."""
+    h = layout.ids.shape[1]
+    idx = choose(key, _placeable(layout, interior).reshape(-1))
     pos = jnp.stack([idx // h, idx % h]).astype(jnp.int32)
     return put(layout, pos, cell), pos
 
@@ -113,14 +118,21 @@ def unique_kinds(key, n: int) -> jnp.ndarray:
 
 
 def add_objects(key, layout: Layout, interior: np.ndarray, cells) -> Layout:
-    """Place each of `cells` (u8[n,3]) in turn."""
-    keys = jax.random.split(key, cells.shape[0])
+    """Place each of `cells` (u8[n,3]) in turn, as `add_object` would.
 
-    def body(layout, args):
-        k, cell = args
-        return add_object(k, layout, interior, cell)[0], None
-
-    return jax.lax.scan(body, layout, (keys, cells))[0]
+    Placing objects one after another, each uniformly among the cells still free, draws a uniform
+    random ordered set of distinct cells: here, the `n` smallest of one uniform number per cell."""
+    n, h = cells.shape[0], layout.ids.shape[1]
+    allowed = _placeable(layout, interior).reshape(-1)
+    score = jnp.where(allowed, jax.random.uniform(key, allowed.shape), 2.0)
+    idx = jax.lax.top_k(-score, n)[1]
+    xs, ys = idx // h, idx % h
+    new_ids = (layout.next_id + jnp.arange(n)).astype(jnp.uint8)
+    return layout.replace(
+        grid=layout.grid.at[xs, ys].set(jnp.asarray(cells, jnp.uint8)),
+        ids=layout.ids.at[xs, ys].set(new_ids),
+        next_id=layout.next_id + n,
+    )
 
 
 def place_agent(key, layout: Layout, interior: np.ndarray) -> Layout:
@@ -148,8 +160,10 @@ def all_reachable(layout: Layout) -> jnp.ndarray:
 
     def grow(carry):
         reach, _ = carry
-        pad = jnp.pad(reach & (passable | start), 1)
-        nxt = reach | pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
+        nxt = reach
+        for _ in range(4):  # a few steps per loop iteration: the loop's overhead is the cost
+            pad = jnp.pad(nxt & (passable | start), 1)
+            nxt = nxt | pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
         return nxt, jnp.any(nxt != reach)
 
     reach, _ = jax.lax.while_loop(lambda c: c[1], grow, (start, jnp.ones((), bool)))
