@@ -1,5 +1,7 @@
 # jaxbidir: every target does the set-up it needs on a fresh machine.
 #   make install   create .venv with Python >= 3.12 (PYTHON=/path/to/python3.12 to choose one)
+#                  and the runtime; `make install-test` adds what tests and benchmarks compare
+#                  against (minigrid, PyTorch)
 #   make train     train with the default config (shows progress, writes runs/)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
@@ -10,7 +12,6 @@
 SHELL := /bin/bash
 VENV ?= .venv
 JAX_EXTRA ?=
-EXTRAS := test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))
 comma := ,
 BIN := $(VENV)/bin
 
@@ -21,8 +22,9 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install train test bench lint clean
+.PHONY: install install-test train test bench lint clean
 
+# the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
 	@py=$$($(find_python)) || { \
 	  echo "error: jaxbidir needs Python >= 3.12 (navix 4 requires it) and none was found."; \
@@ -31,21 +33,28 @@ $(VENV)/.installed: pyproject.toml
 	echo "using $$py ($$($$py --version))"; \
 	[ -x $(BIN)/python ] || $$py -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q -e ".$(if $(JAX_EXTRA),[$(JAX_EXTRA)])"
+	@touch $@
+
+# ... and what the tests and benchmarks compare against (minigrid, PyTorch, transformers' models)
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@
 
 install: $(VENV)/.installed
 
+install-test: $(VENV)/.installed-test
+
 train: install
 	$(BIN)/jaxbidir train $(ARGS)
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)
 
-bench: install
+bench: install-test
 	$(BIN)/python benchmarks/envs.py $(ARGS)
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
