@@ -1,0 +1,101 @@
+"""The student: a BabyAI-style actor-critic in Flax NNX.
+
+    image u8[B,7,7,3] --bag-of-codes embedding--> conv 3x3 --FiLM(mission)--> conv 3x3
+        --FiLM(mission)--> max-pool --> h f32[B,C]
+    mission i32[B,L] --text encoder--> m f32[B,D]           (conditions the convolutions)
+    hint    i32[B,K] --text encoder--> g f32[B,D]           (zeros for no hint)
+    actor(h, g) -> logits f32[B,7];  critic(h, g) -> value f32[B];  critic0(h) -> value0 f32[B]
+
+`value0` never sees the hint: it is the hint-agnostic baseline that scores hints later (the
+advantage of acting on a hint over not having one). Both critics learn the same returns.
+
+The text encoder is a bag of positioned words (word + position embeddings, a per-token layer,
+masked mean and max) rather than BabyAI's GRU: missions are short and fixed in form, and a
+recurrent encoder would put 24 sequential steps into every environment step on CPU.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxbidir.envs import constants as C
+
+# image codes: object (11), colour (6), state (3), each its own rows of one table
+_CODE_OFFSETS = jnp.array([0, 11, 17])
+_NUM_CODES = 20
+
+
+class TextEncoder(nnx.Module):
+    """i32[..., L] tokens (0 pads) -> f32[..., dim]; all-pad input -> zeros."""
+
+    def __init__(self, vocab_size: int, max_len: int, dim: int, *, rngs: nnx.Rngs):
+        self.words = nnx.Embed(vocab_size, dim, rngs=rngs)
+        self.positions = nnx.Embed(max_len, dim, rngs=rngs)
+        self.token = nnx.Linear(dim, dim, rngs=rngs)
+        self.out = nnx.Linear(2 * dim, dim, rngs=rngs)
+
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        mask = (tokens != 0)[..., None]
+        x = self.words(tokens) + self.positions.embedding[...][: tokens.shape[-1]]
+        x = nnx.relu(self.token(x))
+        count = mask.sum(-2)
+        mean = jnp.where(mask, x, 0).sum(-2) / jnp.maximum(count, 1)
+        top = jnp.where(mask, x, 0).max(-2)  # x >= 0 after relu, so 0 is a neutral fill
+        return jnp.where(count > 0, nnx.relu(self.out(jnp.concatenate([mean, top], -1))), 0.0)
+
+
+class FiLMConv(nnx.Module):
+    """conv 3x3 then feature-wise affine from a conditioning vector, then relu (BabyAI's FiLM)."""
+
+    def __init__(self, c_in: int, c_out: int, cond: int, *, rngs: nnx.Rngs):
+        self.conv = nnx.Conv(c_in, c_out, (3, 3), padding="SAME", rngs=rngs)
+        self.scale = nnx.Linear(cond, c_out, kernel_init=nnx.initializers.zeros, rngs=rngs)
+        self.shift = nnx.Linear(cond, c_out, rngs=rngs)
+
+    def __call__(self, x: jax.Array, cond: jax.Array) -> jax.Array:
+        x = self.conv(x)
+        return nnx.relu(x * (1 + self.scale(cond)[..., None, None, :]) + self.shift(cond)[..., None, None, :])
+
+
+def _head(d_in: int, hidden: int, d_out: int, scale: float, rngs: nnx.Rngs) -> nnx.Sequential:
+    ortho = nnx.initializers.orthogonal
+    return nnx.Sequential(
+        nnx.Linear(d_in, hidden, kernel_init=ortho(jnp.sqrt(2)), rngs=rngs),
+        nnx.tanh,
+        nnx.Linear(hidden, d_out, kernel_init=ortho(scale), rngs=rngs),
+    )
+
+
+class ActorCritic(nnx.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        mission_length: int,
+        hint_length: int,
+        embed_dim: int = 32,
+        channels: int = 32,
+        hidden: int = 64,
+        *,
+        rngs: nnx.Rngs,
+    ):
+        self.codes = nnx.Embed(_NUM_CODES, embed_dim, rngs=rngs)
+        self.text = TextEncoder(vocab_size, max(mission_length, hint_length), embed_dim, rngs=rngs)
+        self.conv1 = FiLMConv(embed_dim, channels, embed_dim, rngs=rngs)
+        self.conv2 = FiLMConv(channels, channels, embed_dim, rngs=rngs)
+        self.actor = _head(channels + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
+        self.critic = _head(channels + embed_dim, hidden, 1, 1.0, rngs)
+        self.critic0 = _head(channels, hidden, 1, 1.0, rngs)
+
+    def features(self, image: jax.Array, mission: jax.Array) -> jax.Array:
+        """f32[B, channels]: the view read in the light of the mission; no hint involved."""
+        x = self.codes(image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
+        m = self.text(mission)
+        x = self.conv2(self.conv1(x, m), m)
+        return x.max((-3, -2))
+
+    def __call__(self, image, mission, hint=None):
+        """-> (logits f32[B,7], value f32[B], value0 f32[B]). `hint` i32[B,K] or None."""
+        h = self.features(image, mission)
+        g = jnp.zeros((*h.shape[:-1], self.text.out.out_features)) if hint is None else self.text(hint)
+        hg = jnp.concatenate([h, g], -1)
+        return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h)[..., 0]
