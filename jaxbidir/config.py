@@ -39,8 +39,8 @@ class Config:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     # student network
-    embed_dim: int = 32  # image cell and word embeddings
-    channels: int = 32  # conv channels
+    embed_dim: int = 16  # image cell and word embeddings
+    channels: int = 16  # conv channels
     hidden: int = 64  # actor / critic MLP width
 
     @property

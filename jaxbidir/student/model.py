@@ -25,6 +25,15 @@ _CODE_OFFSETS = jnp.array([0, 11, 17])
 _NUM_CODES = 20
 
 
+def lookup(embed: nnx.Embed, ids: jax.Array) -> jax.Array:
+    """`embed(ids)` as a one-hot matmul. Same numbers; but the gradient of a gather is a
+    scatter-add, which XLA runs serially on CPU: 40x slower for a 4096-row PPO minibatch."""
+    return (
+        jax.nn.one_hot(ids, embed.num_embeddings, dtype=embed.embedding.dtype)
+        @ embed.embedding[...]
+    )
+
+
 class TextEncoder(nnx.Module):
     """i32[..., L] tokens (0 pads) -> f32[..., dim]; all-pad input -> zeros."""
 
@@ -36,7 +45,7 @@ class TextEncoder(nnx.Module):
 
     def __call__(self, tokens: jax.Array) -> jax.Array:
         mask = (tokens != 0)[..., None]
-        x = self.words(tokens) + self.positions.embedding[...][: tokens.shape[-1]]
+        x = lookup(self.words, tokens) + self.positions.embedding[...][: tokens.shape[-1]]
         x = nnx.relu(self.token(x))
         count = mask.sum(-2)
         mean = jnp.where(mask, x, 0).sum(-2) / jnp.maximum(count, 1)
@@ -44,17 +53,34 @@ class TextEncoder(nnx.Module):
         return jnp.where(count > 0, nnx.relu(self.out(jnp.concatenate([mean, top], -1))), 0.0)
 
 
+class Conv3x3(nnx.Module):
+    """A 3x3 'same' convolution written as patches @ kernel. XLA's CPU convolution gradient runs
+    60x slower inside a loop (and PPO's epochs, minibatches and updates are all loops); a matmul
+    does not. f32[..., H, W, c_in] -> f32[..., H, W, c_out]."""
+
+    def __init__(self, c_in: int, c_out: int, *, rngs: nnx.Rngs):
+        self.linear = nnx.Linear(9 * c_in, c_out, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h, w = x.shape[-3:-1]
+        pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
+        patches = [pad[..., i : i + h, j : j + w, :] for i in range(3) for j in range(3)]
+        return self.linear(jnp.concatenate(patches, -1))
+
+
 class FiLMConv(nnx.Module):
     """conv 3x3 then feature-wise affine from a conditioning vector, then relu (BabyAI's FiLM)."""
 
     def __init__(self, c_in: int, c_out: int, cond: int, *, rngs: nnx.Rngs):
-        self.conv = nnx.Conv(c_in, c_out, (3, 3), padding="SAME", rngs=rngs)
+        self.conv = Conv3x3(c_in, c_out, rngs=rngs)
         self.scale = nnx.Linear(cond, c_out, kernel_init=nnx.initializers.zeros, rngs=rngs)
         self.shift = nnx.Linear(cond, c_out, rngs=rngs)
 
     def __call__(self, x: jax.Array, cond: jax.Array) -> jax.Array:
         x = self.conv(x)
-        return nnx.relu(x * (1 + self.scale(cond)[..., None, None, :]) + self.shift(cond)[..., None, None, :])
+        return nnx.relu(
+            x * (1 + self.scale(cond)[..., None, None, :]) + self.shift(cond)[..., None, None, :]
+        )
 
 
 def _head(d_in: int, hidden: int, d_out: int, scale: float, rngs: nnx.Rngs) -> nnx.Sequential:
@@ -88,7 +114,7 @@ class ActorCritic(nnx.Module):
 
     def features(self, image: jax.Array, mission: jax.Array) -> jax.Array:
         """f32[B, channels]: the view read in the light of the mission; no hint involved."""
-        x = self.codes(image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
+        x = lookup(self.codes, image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
         m = self.text(mission)
         x = self.conv2(self.conv1(x, m), m)
         return x.max((-3, -2))
@@ -96,6 +122,10 @@ class ActorCritic(nnx.Module):
     def __call__(self, image, mission, hint=None):
         """-> (logits f32[B,7], value f32[B], value0 f32[B]). `hint` i32[B,K] or None."""
         h = self.features(image, mission)
-        g = jnp.zeros((*h.shape[:-1], self.text.out.out_features)) if hint is None else self.text(hint)
+        g = (
+            jnp.zeros((*h.shape[:-1], self.text.out.out_features))
+            if hint is None
+            else self.text(hint)
+        )
         hg = jnp.concatenate([h, g], -1)
         return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h)[..., 0]
