@@ -1,132 +1,55 @@
 """`jaxbidir` command line.
 
-    jaxbidir train [--env ID] [--num-envs N] [--steps T] [--seed S] [--out DIR]
+    jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
+    jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
 
-Until the student (issue 3) lands, `train` runs the real environments with a uniformly random
-policy: vmapped, jitted in chunks, with a progress bar, per-chunk metrics in `metrics.jsonl` and
-a summary at the end. It is the baseline every learning curve starts from.
+`train` with no config trains the embedded default (the paper's level, a few minutes on a
+2-core CPU); `configs/` holds one file per experiment; `key=value` overrides any field.
 """
 
 import argparse
 import json
 import sys
-import time
-from pathlib import Path
-
-DEFAULT_ENV = "BabyAI-GoToRedBallNoDists-v0"
-
-
-def _rollout_fn(env, num_envs, chunk):
-    import jax
-    import jax.numpy as jnp
-
-    @jax.jit
-    def run(ts, key):
-        def body(carry, k):
-            ts, ret = carry
-            ts = jax.vmap(env.step)(ts, jax.random.randint(k, (num_envs,), 0, env.num_actions))
-            done = ts.is_done()
-            ret = ret + ts.reward
-            stats = (
-                jnp.sum(done),
-                jnp.sum(ts.is_termination()),
-                jnp.sum(jnp.where(done, ret, 0)),
-                jnp.sum(jnp.where(done, ts.t, 0)),
-            )
-            return (ts, jnp.where(done, 0.0, ret)), stats
-
-        (ts, ret), stats = jax.lax.scan(
-            body, (ts, jnp.zeros(num_envs)), jax.random.split(key, chunk)
-        )
-        return ts, jax.tree.map(jnp.sum, stats)
-
-    return run
-
-
-def train(args) -> dict:
-    import jax
-    from tqdm import tqdm
-
-    from jaxbidir import envs
-
-    env = envs.make(args.env)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    run = _rollout_fn(env, args.num_envs, args.chunk)
-    key = jax.random.PRNGKey(args.seed)
-    key, k_reset = jax.random.split(key)
-    ts = jax.jit(jax.vmap(env.reset))(jax.random.split(k_reset, args.num_envs))
-    chunks = max(1, args.steps // args.chunk)
-    totals = {"episodes": 0, "successes": 0, "return": 0.0, "length": 0}
-    start = time.perf_counter()
-    with (
-        open(out / "metrics.jsonl", "w") as log,
-        tqdm(
-            total=chunks * args.chunk * args.num_envs,
-            unit="frame",
-            unit_scale=True,
-            desc=f"random policy on {args.env}",
-        ) as bar,
-    ):
-        for i in range(chunks):
-            key, k = jax.random.split(key)
-            ts, (episodes, successes, ret, length) = run(ts, k)
-            episodes, successes = int(episodes), int(successes)
-            totals["episodes"] += episodes
-            totals["successes"] += successes
-            totals["return"] += float(ret)
-            totals["length"] += int(length)
-            frames = (i + 1) * args.chunk * args.num_envs
-            row = {
-                "chunk": i,
-                "frames": frames,
-                "episodes": episodes,
-                "success_rate": successes / max(episodes, 1),
-                "mean_return": float(ret) / max(episodes, 1),
-                "frames_per_s": frames / (time.perf_counter() - start),
-            }
-            log.write(json.dumps(row) + "\n")
-            bar.update(args.chunk * args.num_envs)
-            bar.set_postfix(success=f"{row['success_rate']:.2f}", fps=f"{row['frames_per_s']:,.0f}")
-    n = max(totals["episodes"], 1)
-    summary = {
-        "env": args.env,
-        "policy": "uniform random",
-        "frames": chunks * args.chunk * args.num_envs,
-        "episodes": totals["episodes"],
-        "success_rate": totals["successes"] / n,
-        "mean_return": totals["return"] / n,
-        "mean_episode_length": totals["length"] / n,
-        "seconds": time.perf_counter() - start,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
-    print(f"metrics: {out / 'metrics.jsonl'}  summary: {out / 'summary.json'}")
-    return summary
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="jaxbidir")
+    parser = argparse.ArgumentParser(prog="jaxbidir", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser(
-        "train", help="run the default training (for now: the random-policy baseline)"
-    )
-    p.add_argument("--env", default=DEFAULT_ENV)
-    p.add_argument("--num-envs", type=int, default=1024)
-    p.add_argument("--steps", type=int, default=2048, help="steps per environment")
-    p.add_argument("--chunk", type=int, default=128, help="steps per jitted call")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/latest")
-    args = parser.parse_args(argv)
-    from jaxbidir import envs
 
-    if args.env not in envs.registry():
-        parser.error(f"unknown level {args.env!r}; known: {', '.join(envs.registry())}")
-    for name in ("num_envs", "steps", "chunk"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.command == "train":
-        train(args)
+    train = sub.add_parser("train", help="train the student (PPO)")
+    train.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
+    train.add_argument("--out", default="runs/latest", help="run directory")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("overrides", nargs="*", metavar="key=value")
+
+    ev = sub.add_parser("evaluate", help="success rate of a trained student")
+    ev.add_argument("--checkpoint", required=True, help="a run directory")
+    ev.add_argument("--env", help="level id (default: the one it trained on)")
+    ev.add_argument("--episodes", type=int, default=256)
+    ev.add_argument("--gym", action="store_true", help="on the real minigrid (gymnasium)")
+    ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    ev.add_argument("--seed-index", type=int, default=0, help="which of the run's seeds")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            from jaxbidir import config, training
+
+            cfg = config.load(args.config, args.overrides)
+            summary = training.run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+            print(json.dumps(summary, indent=2))
+            print(f"run saved in {args.out}")
+        else:
+            from jaxbidir.evaluate import evaluate
+
+            result = evaluate(
+                args.checkpoint, args.env, args.episodes, args.gym, args.greedy, args.seed_index
+            )
+            print(json.dumps(result, indent=2))
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
