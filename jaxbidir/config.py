@@ -107,13 +107,15 @@ def _typed(name: str, value, source: str):
             else:
                 value = kind(text)
         except ValueError:
-            raise ValueError(f"{source}: {name} must be a {kind.__name__}, got {value!r}") from None
+            raise ValueError(
+                f"{source}: {name} must be of type {kind.__name__}, got {value!r}"
+            ) from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"{source}: {name} must be a {kind.__name__}, got {value!r}")
+        raise ValueError(f"{source}: {name} must be of type {kind.__name__}, got {value!r}")
     if kind is int and isinstance(value, float):
-        raise ValueError(f"{source}: {name} must be an int, got {value!r}")
+        raise ValueError(f"{source}: {name} must be of type int, got {value!r}")
     return value
 
 

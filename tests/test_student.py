@@ -1,0 +1,75 @@
+"""The student: configs, learning, evaluation on JAX and on minigrid, exact resume."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxbidir import config, training
+from jaxbidir.evaluate import evaluate
+
+# small enough for CI, long enough to learn GoToRedBallNoDists (a random policy succeeds ~35%)
+LEARN = dict(num_envs=32, num_steps=64, total_frames=32 * 64 * 20, log_every=4, checkpoint_every=8)
+TINY = dict(num_envs=8, num_steps=16, total_frames=8 * 16 * 8, log_every=2, checkpoint_every=4)
+
+
+def _metrics(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    out = tmp_path_factory.mktemp("learn")
+    training.run(config.load(None, LEARN), out, progress=False)
+    return out
+
+
+def test_ppo_learns_go_to_red_ball(learned):
+    lines = _metrics(learned)
+    assert len(lines) == 20 and lines[-1]["frames"] == LEARN["total_frames"]
+    first = np.mean([line["success_rate"] for line in lines[:2]])
+    last = np.mean([line["success_rate"] for line in lines[-2:]])
+    assert first < 0.6, first  # near the random policy
+    assert last > 0.9, (first, last)
+    assert (learned / "tb").is_dir() and (learned / "summary.json").exists()
+
+
+def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
+    ours = evaluate(learned, episodes=200)
+    real = evaluate(learned, episodes=200, gym=True)
+    assert ours["success_rate"] > 0.85
+    assert abs(ours["success_rate"] - real["success_rate"]) < 0.08, (ours, real)
+
+
+def test_killed_and_resumed_run_gives_the_same_metrics(tmp_path):
+    cfg = config.load(None, TINY)
+    training.run(cfg, tmp_path / "whole", progress=False)
+    # killed after update 6: the last checkpoint is update 4, lines 5-6 are written again
+    training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
+    assert len(_metrics(tmp_path / "cut")) == 6
+    with pytest.raises(FileExistsError, match="--resume"):
+        training.run(cfg, tmp_path / "cut", progress=False)
+    training.run(cfg, tmp_path / "cut", progress=False, resume=True)
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
+    with pytest.raises(ValueError, match="different config"):
+        training.run(config.load(None, {**TINY, "lr": 0.1}), tmp_path / "cut", resume=True)
+
+
+def test_configs_are_checked_on_load(tmp_path):
+    with pytest.raises(ValueError, match="unknown key 'learning_rate'"):
+        config.load(None, ["learning_rate=0.1"])
+    with pytest.raises(ValueError, match="num_envs must be of type int"):
+        config.load(None, ["num_envs=many"])
+    with pytest.raises(ValueError, match="gamma must be in"):
+        config.load(None, ["gamma=1.5"])
+    with pytest.raises(ValueError, match="unknown level"):
+        config.load(None, ["env_id=BabyAI-GoToBlueBall-v0"])
+    with pytest.raises(ValueError, match="not key=value"):
+        config.load(None, ["lr"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text('env_id = "BabyAI-GoToLocal-v0"\nnum_env = 4\n')
+    with pytest.raises(ValueError, match="unknown key 'num_env'"):
+        config.load(bad)
+    assert config.load(None, ["total_frames=1e6", "anneal_lr=true"]).total_frames == 10**6
+    for path in config.CONFIG_DIR.glob("*.toml"):
+        config.load(path)  # every shipped config is valid
