@@ -52,7 +52,7 @@ test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: install-test
-	$(BIN)/python benchmarks/envs.py $(ARGS)
+	$(BIN)/python benchmarks/all.py $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

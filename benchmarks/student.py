@@ -1,0 +1,142 @@
+"""Student training throughput, in one run: frames/s against the number of vmapped seeds, peak
+memory, the ratio to a random-action rollout at the same batch, and the wall-clock to 0.95
+success on GoToRedBallNoDists for one seed, compile included.
+
+    python benchmarks/student.py [--seeds 1 64 256 1024] [--num-envs 16] [--num-steps 32]
+
+Prints a table; the last line is one JSON object with the figures. Peak memory is the process's
+resident peak so far (seeds run in increasing order, so it is the peak of the largest so far).
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def timed(fn, arg, repeats):
+    out = jax.block_until_ready(fn(arg))  # compile + warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = jax.block_until_ready(fn(out[0] if isinstance(out, tuple) else arg))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def training_rate(cfg, seeds, repeats):
+    from jaxbidir.student import make_train
+
+    trainer = make_train(cfg)
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    state = jax.jit(jax.vmap(trainer.init))(keys)
+    update = jax.jit(jax.vmap(trainer.update))
+    seconds = timed(update, state, repeats)
+    return seeds * cfg.frames_per_update / seconds
+
+
+def random_rate(cfg, batch, repeats):
+    from jaxbidir.student.ppo import make_env
+
+    env = make_env(cfg)
+
+    @jax.jit
+    def rollout(ts):
+        def body(ts, k):
+            return jax.vmap(env.step)(ts, jax.random.randint(k, (batch,), 0, 7)), None
+
+        keys = jax.random.split(jax.random.PRNGKey(1), cfg.num_steps)
+        return jax.lax.scan(body, ts, keys)[0], None
+
+    ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), batch))
+    return batch * cfg.num_steps / timed(rollout, ts, repeats)
+
+
+def time_to_solve(target=0.95, max_frames=1_000_000):
+    """Frames and seconds (compile included) until one seed's success rate reaches `target`
+    on two consecutive updates, with `make train`'s default config."""
+    from jaxbidir import config
+    from jaxbidir.student import make_train
+
+    start = time.perf_counter()
+    cfg = config.load(None)
+    trainer = make_train(cfg)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    update = jax.jit(trainer.update)
+    streak, frames = 0, 0
+    while frames < max_frames:
+        state, metrics = update(state)
+        frames = int(metrics["frames"])
+        streak = streak + 1 if float(metrics["success_rate"]) >= target else 0
+        if streak == 2:
+            return frames, time.perf_counter() - start
+    return None, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 64, 256, 1024])
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--num-steps", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    from jaxbidir import config
+
+    cfg = config.load(None, {"num_envs": args.num_envs, "num_steps": args.num_steps})
+    rows = []
+    print("measuring ...", flush=True)
+    frames, seconds = time_to_solve()
+    for seeds in sorted(args.seeds):
+        train_fps = training_rate(cfg, seeds, args.repeats)
+        rand_fps = random_rate(cfg, seeds * cfg.num_envs, args.repeats)
+        rows.append(
+            {
+                "seeds": seeds,
+                "train_frames_per_s": round(train_fps),
+                "random_rollout_frames_per_s": round(rand_fps),
+                "train_over_random": round(train_fps / rand_fps, 4),
+                "peak_rss_gib": round(peak_rss_gib(), 2),
+            }
+        )
+        print(rows[-1], flush=True)
+    print(
+        f"{'seeds':>6} {'train frames/s':>15} {'random frames/s':>16} {'ratio':>8} {'peak GiB':>9}"
+    )
+    for r in rows:
+        train, rand = r["train_frames_per_s"], r["random_rollout_frames_per_s"]
+        print(
+            f"{r['seeds']:>6} {train:>15,} {rand:>16,}"
+            f" {r['train_over_random']:>8.4f} {r['peak_rss_gib']:>9.2f}"
+        )
+    print(
+        f"GoToRedBallNoDists to 0.95 success (1 seed, default config): {frames} frames, "
+        f"{seconds:.1f} s including compile"
+    )
+    per_frame = {r["seeds"]: 1 / r["train_frames_per_s"] for r in rows}
+    result = {
+        "device": jax.devices()[0].device_kind,
+        "num_envs_per_seed": cfg.num_envs,
+        "num_steps": cfg.num_steps,
+        "rows": rows,
+        "solve_frames": frames,
+        "solve_seconds_with_compile": round(seconds, 1),
+    }
+    if 64 in per_frame and max(per_frame) > 64:
+        result["per_frame_cost_largest_over_64"] = round(
+            per_frame[max(per_frame)] / per_frame[64], 3
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    jnp.zeros(())  # initialise the backend before timing
+    main()
