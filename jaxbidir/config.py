@@ -114,8 +114,6 @@ def _typed(name: str, value, source: str):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{source}: {name} must be of type {kind.__name__}, got {value!r}")
-    if kind is int and isinstance(value, float):
-        raise ValueError(f"{source}: {name} must be of type int, got {value!r}")
     return value
 
 

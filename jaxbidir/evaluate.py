@@ -14,7 +14,7 @@ import numpy as np
 from jaxbidir import envs
 from jaxbidir.config import Config
 from jaxbidir.student import make_train
-from jaxbidir.training import checkpoint_manager, init_seeds, restore
+from jaxbidir.training import checkpoint_manager, init_seeds, restore, saved_config
 
 
 def load_student(checkpoint_dir, seed_index: int = 0):
@@ -25,8 +25,7 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     manager = checkpoint_manager(run_dir)
     if manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
-    saved = manager.restore(manager.latest_step(), args=_config_only()).config
-    config = Config(**saved)
+    config = Config(**saved_config(manager))
     if not 0 <= seed_index < config.num_seeds:
         raise ValueError(
             f"seed_index {seed_index} out of range: the run has {config.num_seeds} seeds"
@@ -34,12 +33,6 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     trainer = make_train(config)
     state, _ = restore(manager, init_seeds(trainer, config)[0])
     return trainer, jax.tree.map(lambda x: x[seed_index], state.params)
-
-
-def _config_only():
-    import orbax.checkpoint as ocp
-
-    return ocp.args.Composite(config=ocp.args.JsonRestore())
 
 
 def _act(logits, key, greedy):
@@ -62,7 +55,7 @@ def evaluate_jax(trainer, params, env_id: str, episodes: int, greedy: bool, seed
         def body(carry):
             ts, finished, success, ret, length, key = carry
             key, k = jax.random.split(key)
-            logits, _, _ = trainer.policy(params, ts.observation)
+            logits, _, _ = trainer.policy(params, ts.observation.image, ts.observation.mission)
             ts = jax.vmap(env.step)(ts, _act(logits, k, greedy))
             new = ~finished & ts.is_done()
             success = jnp.where(new, ts.is_termination(), success)
@@ -90,7 +83,7 @@ def evaluate_gym(trainer, params, env_id: str, episodes: int, greedy: bool, seed
             f"not in minigrid 3.2): evaluate it without --gym"
         )
     length_tokens = trainer.env.mission_length
-    policy = jax.jit(lambda image, mission: trainer.policy(params, _obs(image, mission))[0])
+    policy = jax.jit(lambda image, mission: trainer.policy(params, image, mission)[0])
     env = gym.make(env_id).unwrapped
     rng = np.random.default_rng(seed)
     success, ret, length = [], [], []
@@ -113,10 +106,6 @@ def evaluate_gym(trainer, params, env_id: str, episodes: int, greedy: bool, seed
                 length.append(t)
                 break
     return _summary(np.array(success), np.array(ret), np.array(length), env_id, "minigrid (gym)")
-
-
-def _obs(image, mission):
-    return envs.Observation(image=image, direction=None, mission=mission)
 
 
 def _summary(success, ret, length, env_id, where) -> dict:

@@ -68,6 +68,12 @@ def save(manager, state, config: Config):
     manager.wait_until_finished()
 
 
+def saved_config(manager, step=None) -> dict:
+    """The config saved with checkpoint `step` (default: the latest), without the state."""
+    step = manager.latest_step() if step is None else step
+    return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
+
+
 def restore(manager, abstract_state, step=None):
     """(state, saved config dict) of checkpoint `step` (default: the latest)."""
     step = manager.latest_step() if step is None else step

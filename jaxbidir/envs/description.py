@@ -44,8 +44,8 @@ def _sentence(words: jnp.ndarray, valid) -> jnp.ndarray:
     return jnp.where(jnp.asarray(valid)[..., None], out, L.PAD_ID)
 
 
-def _const(*words: str, shape=()) -> jnp.ndarray:
-    return jnp.broadcast_to(jnp.asarray(L.ids(*words)), (*shape, len(words)))
+def _const(*words: str) -> jnp.ndarray:
+    return jnp.asarray(L.ids(*words))
 
 
 def _wall(line: jnp.ndarray, direction: str) -> jnp.ndarray:

@@ -118,8 +118,7 @@ class Environment:
 
     def reset(self, key) -> Timestep:
         """Start an episode. `key`: a PRNG key; vmap over a batch of keys for many envs."""
-        k_state, k_next = jax.random.split(key)
-        state = self.new_state(k_state).replace(key=k_next)
+        state = self._fresh(key)
         zero = jnp.zeros((), jnp.int32)
         return self._timestep(state, zero, zero, jnp.zeros((), jnp.float32), StepType.TRANSITION)
 

@@ -11,6 +11,7 @@ import numpy as np
 from flax import struct
 
 from . import constants as C
+from .verifier import adjacent
 
 
 @struct.dataclass
@@ -162,8 +163,7 @@ def all_reachable(layout: Layout) -> jnp.ndarray:
         reach, _ = carry
         nxt = reach
         for _ in range(4):  # a few steps per loop iteration: the loop's overhead is the cost
-            pad = jnp.pad(nxt & (passable | start), 1)
-            nxt = nxt | pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
+            nxt = nxt | adjacent(nxt & (passable | start))
         return nxt, jnp.any(nxt != reach)
 
     reach, _ = jax.lax.while_loop(lambda c: c[1], grow, (start, jnp.ones((), bool)))

@@ -49,7 +49,7 @@ class Rollout(NamedTuple):
 
 class Trainer(NamedTuple):
     """`init(key) -> RunnerState`; `update(state) -> (state, metrics)`; `train(key)` runs all
-    updates; `policy(params, observation) -> (logits, value, value0)`."""
+    updates; `policy(params, image, mission, hint=None) -> (logits, value, value0)`."""
 
     init: callable
     update: callable
@@ -91,9 +91,8 @@ def make_train(config: Config) -> Trainer:
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5)
     )
 
-    def policy(params, observation, hint=None):
-        model = nnx.merge(graphdef, params)
-        return model(observation.image, observation.mission, hint)
+    def policy(params, image, mission, hint=None):
+        return nnx.merge(graphdef, params)(image, mission, hint)
 
     def init(key) -> RunnerState:
         k_model, k_env, key = jax.random.split(key, 3)
@@ -102,10 +101,9 @@ def make_train(config: Config) -> Trainer:
         return RunnerState(params, tx.init(params), timestep, key, jnp.zeros((), jnp.int32))
 
     def rollout(params, timestep, key):
-        def step(carry, k):
-            ts = carry
-            k_act, _ = jax.random.split(k)
-            logits, value, value0 = policy(params, ts.observation)
+        def step(ts, k):
+            k_act, _ = jax.random.split(k)  # the key stream every recorded run was made with
+            logits, value, value0 = policy(params, ts.observation.image, ts.observation.mission)
             action = jax.random.categorical(k_act, logits)
             log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
             nxt = jax.vmap(env.step)(ts, action)
@@ -143,8 +141,7 @@ def make_train(config: Config) -> Trainer:
         return adv
 
     def loss_fn(params, batch: Rollout, adv, targets):
-        obs = envs.Observation(image=batch.image, direction=None, mission=batch.mission)
-        logits, value, value0 = policy(params, obs)
+        logits, value, value0 = policy(params, batch.image, batch.mission)
         log_probs = jax.nn.log_softmax(logits)
         log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], -1)[:, 0]
         w = batch.valid.astype(jnp.float32)
@@ -173,7 +170,9 @@ def make_train(config: Config) -> Trainer:
     def update(state: RunnerState):
         key, k_roll, k_perm = jax.random.split(state.key, 3)
         timestep, rows, lengths = rollout(state.params, state.timestep, k_roll)
-        _, last_value, _ = policy(state.params, timestep.observation)
+        _, last_value, _ = policy(
+            state.params, timestep.observation.image, timestep.observation.mission
+        )
         adv = gae(rows, last_value)
         targets = adv + rows.value
 

@@ -40,6 +40,11 @@ class GPT2Config:
         return cls(**{k: v for k, v in d.items() if k in names and v is not None})
 
 
+def _residual_init(config: GPT2Config):
+    """GPT-2's scaled init for projections that feed the residual stream."""
+    return nnx.initializers.normal(0.02 / math.sqrt(2 * config.n_layer))
+
+
 def init_cache(config: GPT2Config, batch: int, length: int, dtype=jnp.float32) -> dict:
     """Empty KV cache: `k`, `v` f32[L, B, H, S, K] per layer stacked, S = `length`."""
     shape = (config.n_layer, batch, config.n_head, length, config.n_embd // config.n_head)
@@ -52,8 +57,7 @@ class Attention(nnx.Module):
         self.n_head = config.n_head
         init = nnx.initializers.normal(0.02)
         self.c_attn = nnx.Linear(d, 3 * d, kernel_init=init, rngs=rngs)
-        proj_init = nnx.initializers.normal(0.02 / math.sqrt(2 * config.n_layer))
-        self.c_proj = nnx.Linear(d, d, kernel_init=proj_init, rngs=rngs)
+        self.c_proj = nnx.Linear(d, d, kernel_init=_residual_init(config), rngs=rngs)
 
     def __call__(self, x, mask, k_cache=None, v_cache=None, index=None):
         """x f32[B,T,D]; mask bool[B,T,S] (True = may attend); caches f32[B,H,S,K] written at
@@ -79,8 +83,7 @@ class MLP(nnx.Module):
     def __init__(self, config: GPT2Config, *, rngs: nnx.Rngs):
         d = config.n_embd
         self.c_fc = nnx.Linear(d, 4 * d, kernel_init=nnx.initializers.normal(0.02), rngs=rngs)
-        proj_init = nnx.initializers.normal(0.02 / math.sqrt(2 * config.n_layer))
-        self.c_proj = nnx.Linear(4 * d, d, kernel_init=proj_init, rngs=rngs)
+        self.c_proj = nnx.Linear(4 * d, d, kernel_init=_residual_init(config), rngs=rngs)
 
     def __call__(self, x):
         return self.c_proj(jax.nn.gelu(self.c_fc(x), approximate=True))  # gelu_new
