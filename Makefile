@@ -3,6 +3,7 @@
 #                  and the runtime; `make install-test` adds what tests and benchmarks compare
 #                  against (minigrid, PyTorch)
 #   make train     train with the default config (shows progress, writes runs/)
+#   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
@@ -22,7 +23,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test train test bench lint clean
+.PHONY: install install-test train pretrain-teacher test bench lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -47,6 +48,9 @@ install-test: $(VENV)/.installed-test
 
 train: install
 	$(BIN)/jaxbidir train $(ARGS)
+
+pretrain-teacher: install
+	$(BIN)/jaxbidir pretrain-teacher --out jaxbidir/teacher/pretrained $(ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -2,6 +2,7 @@
 
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
+    jaxbidir pretrain-teacher [--out DIR] [key=value ...]
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
 2-core CPU); `configs/` holds one file per experiment; `key=value` overrides any field.
@@ -31,6 +32,11 @@ def main(argv=None):
     ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     ev.add_argument("--seed-index", type=int, default=0, help="which of the run's seeds")
 
+    pre = sub.add_parser("pretrain-teacher", help="build the default teacher (oracle corpus)")
+    pre.add_argument("--out", default="runs/teacher", help="where to save it (HF format)")
+    pre.add_argument("--no-progress", action="store_true")
+    pre.add_argument("overrides", nargs="*", metavar="key=value")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -40,6 +46,14 @@ def main(argv=None):
             summary = training.run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
             print(json.dumps(summary, indent=2))
             print(f"run saved in {args.out}")
+        elif args.command == "pretrain-teacher":
+            from jaxbidir import config
+            from jaxbidir.teacher import pretrain
+
+            cfg = config.load(None, args.overrides, cls=pretrain.PretrainConfig)
+            report = pretrain.pretrain(cfg, args.out, progress=not args.no_progress)
+            print(json.dumps(report, indent=2))
+            print(f"teacher saved in {args.out}")
         else:
             from jaxbidir.evaluate import evaluate
 

@@ -85,14 +85,12 @@ class Config:
         return dataclasses.asdict(self)
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Config)}
-
-
-def _typed(name: str, value, source: str):
-    """`value` as the type of field `name`, or a clear error."""
-    if name not in FIELDS:
-        raise ValueError(f"{source}: unknown key {name!r}; known keys: {', '.join(FIELDS)}")
-    kind = FIELDS[name].type
+def _typed(cls, name: str, value, source: str):
+    """`value` as the type of field `name` of dataclass `cls`, or a clear error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        raise ValueError(f"{source}: unknown key {name!r}; known keys: {', '.join(fields)}")
+    kind = fields[name].type
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         try:
@@ -117,9 +115,10 @@ def _typed(name: str, value, source: str):
     return value
 
 
-def load(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> Config:
+def load(path: str | Path | None = None, overrides: list[str] | dict | None = None, cls=Config):
     """The config in TOML file `path` (a name in `configs/` works too; None: the defaults) with
-    `overrides` applied (`["lr=3e-4", ...]` or a dict)."""
+    `overrides` applied (`["lr=3e-4", ...]` or a dict). `cls`: the config dataclass (`Config`,
+    or another one, such as the teacher's pretraining config)."""
     values = {}
     if path is not None:
         file = Path(path)
@@ -129,12 +128,12 @@ def load(path: str | Path | None = None, overrides: list[str] | dict | None = No
             known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
             raise FileNotFoundError(f"no config file {str(path)!r}; the shipped ones: {known}")
         with open(file, "rb") as f:
-            values = {k: _typed(k, v, str(file)) for k, v in tomllib.load(f).items()}
+            values = {k: _typed(cls, k, v, str(file)) for k, v in tomllib.load(f).items()}
     if isinstance(overrides, dict):
         overrides = [f"{k}={v}" for k, v in overrides.items()]
     for item in overrides or []:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not key=value (e.g. lr=3e-4)")
         name, value = item.split("=", 1)
-        values[name.strip()] = _typed(name.strip(), value, "override")
-    return Config(**values)
+        values[name.strip()] = _typed(cls, name.strip(), value, "override")
+    return cls(**values)

@@ -2,10 +2,12 @@
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from flax import nnx
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel
 
@@ -99,3 +101,59 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     (empty / "config.json").write_text(json.dumps(raw))
     with pytest.raises(FileNotFoundError, match="no model.safetensors or pytorch_model.bin"):
         teacher.load(empty)
+
+
+def _generate(model, tokens, mask, key=0, **kwargs):
+    return teacher.generate(
+        model, jnp.asarray(tokens), jnp.asarray(mask, bool), jax.random.PRNGKey(key), **kwargs
+    )
+
+
+@pytest.mark.parametrize("index", range(2))
+def test_greedy_generation_matches_transformers(tmp_path, index):
+    config = CONFIGS[index]
+    hf = _hf_model(index, **config)
+    hf.save_pretrained(tmp_path)
+    ours, _ = teacher.load(tmp_path)
+    tokens, mask = _batch(np.random.default_rng(index), config, batch=4, length=9)
+    new = 8
+    # end token: one that greedy decoding reaches mid-way in row 0, so that stopping is tested
+    eos = int(_generate(ours, tokens, mask, max_new_tokens=new, eos_id=-1, temperature=0)[0][0, 3])
+    sample = _generate(ours, tokens, mask, max_new_tokens=new, eos_id=eos, pad_id=0, temperature=0)
+    with torch.no_grad():
+        out = hf.generate(
+            torch.as_tensor(tokens),
+            attention_mask=torch.as_tensor(mask),
+            max_new_tokens=new,
+            do_sample=False,
+            eos_token_id=eos,
+            pad_token_id=0,
+        )[:, tokens.shape[1] :].numpy()
+    theirs = np.zeros((len(tokens), new), np.int64)
+    theirs[:, : out.shape[1]] = out  # transformers stops early when every row has ended
+    np.testing.assert_array_equal(np.asarray(sample.tokens), theirs)
+    ended = np.asarray(sample.tokens) == eos
+    assert ended[0].any()
+    # the mask covers each row up to and including its end token
+    stop = np.where(ended.any(1), ended.argmax(1), new - 1)
+    np.testing.assert_array_equal(np.asarray(sample.mask), np.arange(new) <= stop[:, None])
+
+
+def test_sampled_log_probs_are_the_sequence_log_probs():
+    config = teacher.GPT2Config(**CONFIGS[1])
+    model = teacher.GPT2(config, rngs=nnx.Rngs(0))
+    tokens, mask = _batch(np.random.default_rng(0), CONFIGS[1], batch=16, length=7)
+    for temperature, top_k in [(1.0, 0), (0.7, 5)]:
+        sample = _generate(model, tokens, mask, 3, max_new_tokens=6, eos_id=5,
+                           temperature=temperature, top_k=top_k)  # fmt: skip
+        again, hidden = teacher.sequence_log_probs(
+            model, jnp.asarray(tokens), jnp.asarray(mask, bool), sample.tokens, sample.mask
+        )
+        np.testing.assert_allclose(again, sample.log_probs, atol=1e-5)
+        assert hidden.shape == (16, 6, config.n_embd)
+    # top-k keeps only the k most likely tokens
+    logits, _, _ = model(jnp.asarray(tokens), teacher.positions_from_mask(jnp.asarray(mask)),
+                         teacher.causal_mask(jnp.asarray(mask, bool)))  # fmt: skip
+    top = np.argsort(np.asarray(logits[:, -1]), -1)[:, -5:]
+    first = np.asarray(sample.tokens[:, 0])
+    assert all(first[i] in top[i] for i in range(16))

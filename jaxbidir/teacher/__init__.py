@@ -1,7 +1,23 @@
 """The teacher: GPT-2 in Flax NNX (`GPT2`), read from and written to the Hugging Face format
-(`load`, `save`)."""
+(`load`, `save`); batched KV-cached generation (`generate`) and the log-probs of given hints
+(`sequence_log_probs`); the lookup tables between its tokenizer and Baby Language (`Bridge`)."""
 
 from .hf import load, save
 from .model import GPT2, GPT2Config, causal_mask, init_cache, positions_from_mask
+from .sampling import Sample, generate, sequence_log_probs
+from .vocabulary import Bridge, word_level_tokenizer
 
-__all__ = ["GPT2", "GPT2Config", "causal_mask", "init_cache", "load", "positions_from_mask", "save"]
+__all__ = [
+    "GPT2",
+    "Bridge",
+    "GPT2Config",
+    "Sample",
+    "causal_mask",
+    "generate",
+    "init_cache",
+    "load",
+    "positions_from_mask",
+    "save",
+    "sequence_log_probs",
+    "word_level_tokenizer",
+]

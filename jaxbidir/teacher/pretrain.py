@@ -1,0 +1,355 @@
+"""The default teacher: a tiny GPT-2 pretrained on an oracle corpus with controlled imperfection.
+
+    jaxbidir pretrain-teacher [--out DIR] [key=value ...]      (make pretrain-teacher)
+
+The corpus comes from the JAX levels: environments act at random and, every few steps, a
+snapshot gives a prompt (the mission and the description of what the agent sees, `Bridge.prompt`)
+and a target (the oracle subgoal, `envs.subgoal`). Two kinds of imperfection, each on a configured
+fraction of the training examples, leave the teacher something for the student's feedback to fix:
+- `wrong_hint`: the target names a wrong colour or a wrong object type (one word swapped);
+- `partial_view`: the prompt shows only the first sentences of the view, so the target is not
+  always supported by what the prompt says.
+Held-out examples (from other environments) keep the full view and the true subgoal: the hint
+accuracy reported is exact agreement with the oracle there, greedy and sampled at temperature 1.
+
+The result is saved in the Hugging Face format with `pretrain.json` (config, corpus figures,
+accuracies); the one in `jaxbidir/teacher/pretrained/` ships with the package. The same config
+and seed rebuild the same weights on the same machine.
+"""
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from .. import envs
+from ..envs import language as L
+from . import hf
+from .model import GPT2, GPT2Config
+from .sampling import generate, sequence_log_probs
+from .vocabulary import ALL_WORDS, Bridge, word_level_tokenizer
+
+DEFAULT_DIR = Path(__file__).resolve().parent / "pretrained"
+DEFAULT_LEVELS = (
+    "BabyAI-GoToRedBallNoDists-v0,BabyAI-GoToLocal-v0,BabyAI-PickupLoc-v0,"
+    "BabyAI-PutNextLocal-v0,BabyAI-MixedTrainLocal-v0"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """How the default teacher is built (`key=value` overrides on the command line)."""
+
+    # corpus
+    levels: str = DEFAULT_LEVELS  # comma-separated level ids
+    envs_per_level: int = 640  # the last `held_out` fraction of them are held out
+    rollout_steps: int = 48  # random-action steps per environment ...
+    snapshot_every: int = 6  # ... with a snapshot every this many steps
+    held_out: float = 0.1
+    wrong_hint: float = 0.2  # fraction of training targets with a wrong colour or object
+    partial_view: float = 0.2  # fraction of training prompts cut to their first sentences
+    description_length: int = 64  # Baby Language tokens of the view in the prompt
+    # model
+    n_embd: int = 128
+    n_layer: int = 3
+    n_head: int = 4
+    n_positions: int = 128
+    # optimisation
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self):
+        positive = [
+            "envs_per_level", "rollout_steps", "snapshot_every", "description_length", "n_embd",
+            "n_layer", "n_head", "n_positions", "steps", "batch_size", "lr",
+        ]  # fmt: skip
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
+        for name in ["held_out", "wrong_hint", "partial_view"]:
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"config: {name} must be in [0, 1), got {getattr(self, name)!r}")
+        if int(self.envs_per_level * self.held_out) < 1 and self.held_out:
+            raise ValueError("config: envs_per_level * held_out must hold at least 1 environment")
+        for level in self.level_ids:
+            envs.make(level)  # raises with the list of known levels
+        GPT2Config(n_embd=self.n_embd, n_head=self.n_head)  # raises when not divisible
+
+    @property
+    def level_ids(self) -> list[str]:
+        return [s.strip() for s in self.levels.split(",") if s.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# corpus
+
+
+def snapshots(env, key, num_envs, steps, every, description_length):
+    """Random-action play in `num_envs` environments -> Baby Language examples, a dict of
+    i32[N, ...] (mission, description, hint; and `cut` bool[N], whether `description_length`
+    left sentences out) with N = num_envs * (steps // every) ordered by environment."""
+
+    def record(ts):
+        s = ts.state
+        description = envs.describe(s, description_length)
+        whole = envs.describe(s, envs.DESCRIPTION_LENGTH)
+        cut = (whole != L.PAD_ID).sum() > (description != L.PAD_ID).sum()
+        return s.mission, description, envs.subgoal(s), cut
+
+    def body(ts, key):
+        action = jax.random.randint(key, (num_envs,), 0, envs.NUM_ACTIONS - 1)  # not `done`
+        ts = jax.vmap(env.step)(ts, action)
+        return ts, jax.vmap(record)(ts)
+
+    k_reset, k_act = jax.random.split(key)
+    ts = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+    _, recorded = jax.lax.scan(body, ts, jax.random.split(k_act, steps))
+    pick = lambda x: x[every - 1 :: every].swapaxes(0, 1).reshape(-1, *x.shape[2:])  # noqa: E731
+    names = ("mission", "description", "hint", "cut")
+    return {name: pick(x) for name, x in zip(names, recorded, strict=True)}
+
+
+_COLOURS = L.ids(*envs.constants.COLOUR_NAMES)
+_TYPES = L.ids("ball", "box", "key", "door")
+
+
+def wrong_word(hint, key):
+    """The hint with one colour or object-type word swapped for another of its kind (unchanged
+    when it has none, e.g. "drop")."""
+    k_pos, k_word = jax.random.split(key)
+    candidates = jnp.isin(hint, _COLOURS) | jnp.isin(hint, _TYPES)
+    pos = jnp.argmax(jnp.where(candidates, jax.random.uniform(k_pos, hint.shape), -1.0))
+    word = hint[pos]
+    is_colour = jnp.isin(word, _COLOURS)
+    pool = jnp.where(is_colour, _COLOURS, jnp.pad(_TYPES, (0, 2), constant_values=-1))
+    size = jnp.where(is_colour, len(_COLOURS), len(_TYPES))
+    shift = jax.random.randint(k_word, (), 1, size)  # any other word of the same kind
+    other = pool[(jnp.argmax(pool == word) + shift) % size]
+    return jnp.where(candidates.any(), hint.at[pos].set(other), hint)
+
+
+def partial(description, key):
+    """The description cut to its first k sentences, k uniform below the number it has."""
+    dot = description == L.VOCAB["."]
+    sentence = jnp.cumsum(dot) - dot  # index of the sentence each token belongs to
+    keep = jax.random.randint(key, (), 0, jnp.maximum(dot.sum(), 1))
+    return jnp.where(sentence < keep, description, L.PAD_ID)
+
+
+def imperfect(example, key, wrong_hint, partial_view):
+    """One training example with the configured imperfection applied at random; also returns
+    whether each kind was applied (and changed something)."""
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    hint = jnp.where(jax.random.uniform(k1) < wrong_hint, wrong_word(example["hint"], k2),
+                     example["hint"])  # fmt: skip
+    cut = jnp.where(jax.random.uniform(k3) < partial_view, partial(example["description"], k4),
+                    example["description"])  # fmt: skip
+    changed = {
+        "wrong_hint": jnp.any(hint != example["hint"]),
+        "partial_view": jnp.any(cut != example["description"]),
+    }
+    return {**example, "hint": hint, "description": cut}, changed
+
+
+def build_corpus(config: PretrainConfig, bridge: Bridge, key):
+    """Tokenised train and held-out sets: dicts of prompt, prompt_mask i32/bool[N,P], target,
+    target_mask [N,T], level i32[N]; plus corpus figures."""
+    train, held, figures = [], [], {"levels": {}}
+    n_held = int(config.envs_per_level * config.held_out)
+    per_env = config.rollout_steps // config.snapshot_every
+    for level_index, level in enumerate(config.level_ids):
+        key, k_play, k_noise = jax.random.split(key, 3)
+        env = envs.make(level)
+        examples = jax.jit(snapshots, static_argnums=(0, 2, 3, 4, 5))(
+            env, k_play, config.envs_per_level, config.rollout_steps, config.snapshot_every,
+            config.description_length,
+        )  # fmt: skip
+        examples["level"] = jnp.full(len(examples["hint"]), level_index)
+        cut = len(examples["hint"]) - n_held * per_env
+        train_part = jax.tree.map(lambda x, c=cut: x[:c], examples)
+        held_part = jax.tree.map(lambda x, c=cut: x[c:], examples)
+        keys = jax.random.split(k_noise, cut)
+        noisy, changed = jax.jit(jax.vmap(imperfect, in_axes=(0, 0, None, None)))(
+            train_part, keys, config.wrong_hint, config.partial_view
+        )
+        train.append(noisy)
+        held.append(held_part)
+        figures["levels"][level] = {
+            "train": int(cut),
+            "held_out": int(n_held * per_env),
+            "wrong_hint": round(float(changed["wrong_hint"].mean()), 4),
+            "partial_view": round(float(changed["partial_view"].mean()), 4),
+            "view_cut_by_description_length": round(float(examples["cut"].mean()), 4),
+        }
+    train = jax.tree.map(lambda *x: jnp.concatenate(x), *train)
+    held = jax.tree.map(lambda *x: jnp.concatenate(x), *held)
+    return _tokenise(train, bridge), _tokenise(held, bridge), figures
+
+
+def _tokenise(examples, bridge: Bridge):
+    prompt, prompt_mask = jax.jit(jax.vmap(bridge.prompt))(
+        examples["mission"], examples["description"]
+    )
+    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+    target, target_mask = jax.jit(jax.vmap(lambda h: bridge.target(h, width)))(examples["hint"])
+    # every prompt is left-padded to the static maximum; drop the columns no prompt uses
+    used = int(prompt_mask.sum(1).max())
+    return {
+        "prompt": prompt[:, -used:],
+        "prompt_mask": prompt_mask[:, -used:],
+        "target": target,
+        "target_mask": target_mask,
+        "hint": examples["hint"],
+        "level": examples["level"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+def hint_loss(model, batch):
+    """Mean negative log-likelihood per target token (the prompt is not predicted)."""
+    log_probs, _ = sequence_log_probs(
+        model, batch["prompt"], batch["prompt_mask"], batch["target"], batch["target_mask"]
+    )
+    return -log_probs.sum() / batch["target_mask"].sum()
+
+
+def train(config: PretrainConfig, model: GPT2, data, key, progress=True):
+    """Adam(W) with warm-up and cosine decay on random batches of `data`; returns the trained
+    model and the loss per chunk of steps."""
+    from tqdm import tqdm
+
+    schedule = optax.warmup_cosine_decay_schedule(0.0, config.lr, config.warmup, config.steps)
+    tx = optax.chain(
+        optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=config.weight_decay)
+    )
+    graphdef, params = nnx.split(model)
+    opt_state = tx.init(params)
+    size = len(data["target"])
+
+    def step(carry, key):
+        params, opt_state = carry
+        index = jax.random.randint(key, (config.batch_size,), 0, size)
+        batch = jax.tree.map(lambda x: x[index], data)
+        loss, grads = jax.value_and_grad(lambda p: hint_loss(nnx.merge(graphdef, p), batch))(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    chunk = 50
+    run = jax.jit(lambda c, k: jax.lax.scan(step, c, jax.random.split(k, chunk)))
+    losses, carry = [], (params, opt_state)
+    bar = tqdm(total=config.steps, disable=not progress, desc="pretrain teacher", unit="step")
+    for k in jax.random.split(key, -(-config.steps // chunk)):
+        carry, loss = run(carry, k)
+        losses.append(float(loss.mean()))
+        bar.update(chunk)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    bar.close()
+    return nnx.merge(graphdef, carry[0]), losses
+
+
+def hint_accuracy(model: GPT2, bridge: Bridge, data, key, temperature=0.0, batch=512):
+    """Fraction of examples whose generated hint equals the oracle's `hint` exactly (per level
+    too, by `data["level"]`), at `temperature` (0: greedy)."""
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def correct(state, prompt, mask, hint, key):
+        sample = generate(
+            nnx.merge(graphdef, state), prompt, mask, key, max_new_tokens=data["target"].shape[1],
+            eos_id=bridge.eos_id, pad_id=bridge.pad_id, temperature=temperature,
+        )  # fmt: skip
+        said = jax.vmap(bridge.hint)(sample.tokens, sample.mask)
+        return jnp.all(said == hint, -1)
+
+    hits = []
+    for start in range(0, len(data["hint"]), batch):
+        part = slice(start, start + batch)
+        key, k = jax.random.split(key)
+        hits.append(correct(state, data["prompt"][part], data["prompt_mask"][part],
+                            data["hint"][part], k))  # fmt: skip
+    hits = np.concatenate(hits)
+    level = np.asarray(data["level"])
+    return float(hits.mean()), [float(hits[level == i].mean()) for i in range(level.max() + 1)]
+
+
+def pretrain(config: PretrainConfig, out, progress=True) -> dict:
+    """Build the corpus, train, evaluate and save the teacher in `out` (replaced atomically)."""
+    start = time.perf_counter()
+    key = jax.random.PRNGKey(config.seed)
+    k_corpus, k_init, k_train, k_eval = jax.random.split(key, 4)
+    tokenizer = word_level_tokenizer()
+    bridge = Bridge.build(tokenizer)
+    train_data, held_data, figures = build_corpus(config, bridge, k_corpus)
+    length = train_data["prompt"].shape[1] + train_data["target"].shape[1]
+    if length > config.n_positions:
+        raise ValueError(
+            f"config: prompts and hints take up to {length} tokens but n_positions is "
+            f"{config.n_positions}; raise n_positions or lower description_length"
+        )
+    gpt = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=config.n_positions, n_embd=config.n_embd,
+        n_layer=config.n_layer, n_head=config.n_head, bos_token_id=bridge.eos_id,
+        eos_token_id=bridge.eos_id,
+    )  # fmt: skip
+    assert len(tokenizer) == len(ALL_WORDS) + 1
+    model = GPT2(gpt, rngs=nnx.Rngs(int(jax.random.randint(k_init, (), 0, 2**30))))
+    model, losses = train(config, model, train_data, k_train, progress)
+
+    accuracy = {}
+    for name, temperature in [("greedy", 0.0), ("sampled", 1.0)]:
+        overall, per_level = hint_accuracy(model, bridge, held_data, k_eval, temperature)
+        accuracy[name] = {
+            "all": round(overall, 4),
+            **{lv: round(a, 4) for lv, a in zip(config.level_ids, per_level, strict=True)},
+        }
+    params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    report = {
+        "config": dataclasses.asdict(config),
+        "parameters": int(params),
+        "corpus": figures,
+        "final_loss": round(losses[-1], 4),
+        "held_out_hint_accuracy": accuracy,
+        "seconds": round(time.perf_counter() - start, 1),
+        "device": jax.devices()[0].device_kind,
+    }
+    _save_atomically(model, tokenizer, report, Path(out))
+    return report
+
+
+def _save_atomically(model, tokenizer, report, out: Path):
+    """Write into a fresh sibling directory, then swap it in: an interrupted save leaves the
+    previous teacher in place."""
+    out = out.resolve()
+    tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    hf.save(model, tokenizer, tmp)
+    (tmp / "pretrain.json").write_text(json.dumps(report, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_default():
+    """(model, tokenizer) of the teacher shipped with the package."""
+    if not (DEFAULT_DIR / "model.safetensors").exists():
+        raise FileNotFoundError(
+            f"the shipped teacher is missing from {DEFAULT_DIR}; rebuild it with "
+            f"`make pretrain-teacher`"
+        )
+    return hf.load(DEFAULT_DIR)

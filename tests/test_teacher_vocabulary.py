@@ -1,0 +1,92 @@
+"""The bridge between Baby Language and a teacher's tokenizer: the prompt built in JAX is the
+tokenizer's own encoding of the prompt text, and hints map back to the student's ids exactly, for
+the default word-level tokenizer and for a byte-level BPE one (GPT-2's kind, trained here)."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from tokenizers import ByteLevelBPETokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+from jaxbidir import envs, teacher
+from jaxbidir.envs import language as L
+from jaxbidir.teacher import vocabulary as V
+
+
+@functools.cache
+def _states(env_id="BabyAI-MixedTrainLocal-v0", n=64):
+    env = envs.make(env_id)
+    ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), n))
+    step = jax.jit(jax.vmap(env.step))
+    for a in jax.random.randint(jax.random.PRNGKey(1), (5, n), 0, 6):
+        ts = step(ts, a)  # a few random steps: some agents carry something
+    return ts.state
+
+
+def _bpe_tokenizer(tmp_path):
+    """A GPT-2-style byte-level BPE tokenizer small enough that many words take several pieces,
+    saved and opened as a user's checkpoint would be."""
+    text = [" ".join(V.ALL_WORDS[2:])] * 4 + ["the red ball the blue key go to pick up"] * 50
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(text, vocab_size=300, min_frequency=2, special_tokens=["<|endoftext|>"])
+    PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>"
+    ).save_pretrained(tmp_path)
+    return AutoTokenizer.from_pretrained(tmp_path)
+
+
+def _tokenizers(tmp_path):
+    return {"word-level": teacher.word_level_tokenizer(), "bpe": _bpe_tokenizer(tmp_path)}
+
+
+@pytest.mark.parametrize("kind", ["word-level", "bpe"])
+def test_prompt_is_the_tokenization_of_its_text(tmp_path, kind):
+    tokenizer = _tokenizers(tmp_path)[kind]
+    bridge = teacher.Bridge.build(tokenizer)
+    assert (bridge.pieces.shape[1] == 1) == (kind == "word-level")
+    states = _states()
+    missions, descriptions = states.mission, jax.jit(jax.vmap(envs.describe))(states)
+    tokens, mask = jax.jit(jax.vmap(bridge.prompt))(missions, descriptions)
+    assert tokens.shape[1] == bridge.prompt_length(missions.shape[1], descriptions.shape[1])
+    for i in range(len(tokens)):
+        words = [L.WORDS[t] for t in np.asarray(missions[i]) if t]
+        words += ["."] + [L.WORDS[t] for t in np.asarray(descriptions[i]) if t]
+        text = " ".join(["goal", ":", *words, "hint", ":"])
+        expected = tokenizer.encode(" " + text, add_special_tokens=False)
+        m = np.asarray(mask[i])
+        assert m[-len(expected) :].all() and not m[: -len(expected)].any()  # left padding
+        assert np.asarray(tokens[i])[m].tolist() == expected
+    if kind == "word-level":  # the default teacher speaks the student's own ids
+        ids = [tokenizer.convert_tokens_to_ids(w) for w in V.ALL_WORDS]
+        assert ids == list(range(len(V.ALL_WORDS)))
+
+
+@pytest.mark.parametrize("kind", ["word-level", "bpe"])
+def test_hints_round_trip(tmp_path, kind):
+    tokenizer = _tokenizers(tmp_path)[kind]
+    bridge = teacher.Bridge.build(tokenizer)
+    hints = jax.jit(jax.vmap(envs.subgoal))(_states())
+    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+    tokens, mask = jax.jit(jax.vmap(lambda h: bridge.target(h, width)))(hints)
+    for i in range(len(hints)):
+        text = " ".join(L.WORDS[t] for t in np.asarray(hints[i]) if t)
+        expected = tokenizer.encode(" " + text, add_special_tokens=False) + [bridge.eos_id]
+        assert np.asarray(tokens[i])[np.asarray(mask[i])].tolist() == expected
+    np.testing.assert_array_equal(jax.jit(jax.vmap(bridge.hint))(tokens, mask), hints)
+
+    # a word the student does not know is dropped, the rest kept; after the end nothing counts
+    unknown = tokenizer.encode(" zebra", add_special_tokens=False)
+    go, to = (tokenizer.encode(" " + w, add_special_tokens=False) for w in ("go", "to"))
+    seq = go + unknown + to + [bridge.eos_id] + go
+    got = jax.jit(bridge.hint)(jnp.array(seq), jnp.array([True] * (len(seq) - 1) + [False]))
+    assert L.decode(got) == "go to"
+
+
+def test_a_tokenizer_without_an_end_token_is_refused():
+    tokenizer = teacher.word_level_tokenizer()
+    tokenizer.eos_token = None
+    with pytest.raises(ValueError, match="no eos_token"):
+        teacher.Bridge.build(tokenizer)
