@@ -55,12 +55,12 @@ class PretrainConfig:
     held_out: float = 0.1
     wrong_hint: float = 0.2  # fraction of training targets with a wrong colour or object
     partial_view: float = 0.2  # fraction of training prompts cut to their first sentences
-    description_length: int = 64  # Baby Language tokens of the view in the prompt
+    description_length: int = 96  # Baby Language tokens of the view in the prompt
     # model
     n_embd: int = 128
     n_layer: int = 3
     n_head: int = 4
-    n_positions: int = 128
+    n_positions: int = 160
     # optimisation
     steps: int = 1500
     batch_size: int = 64
@@ -80,6 +80,8 @@ class PretrainConfig:
         for name in ["held_out", "wrong_hint", "partial_view"]:
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not 0 <= self.warmup < self.steps:
+            raise ValueError(f"config: warmup ({self.warmup}) must be in [0, steps={self.steps})")
         if int(self.envs_per_level * self.held_out) < 1 and self.held_out:
             raise ValueError("config: envs_per_level * held_out must hold at least 1 environment")
         for level in self.level_ids:
@@ -171,10 +173,11 @@ def build_corpus(config: PretrainConfig, bridge: Bridge, key):
     for level_index, level in enumerate(config.level_ids):
         key, k_play, k_noise = jax.random.split(key, 3)
         env = envs.make(level)
-        examples = jax.jit(snapshots, static_argnums=(0, 2, 3, 4, 5))(
-            env, k_play, config.envs_per_level, config.rollout_steps, config.snapshot_every,
+        play = lambda k, env=env: snapshots(  # noqa: E731
+            env, k, config.envs_per_level, config.rollout_steps, config.snapshot_every,
             config.description_length,
         )  # fmt: skip
+        examples = jax.jit(play)(k_play)
         examples["level"] = jnp.full(len(examples["hint"]), level_index)
         cut = len(examples["hint"]) - n_held * per_env
         train_part = jax.tree.map(lambda x, c=cut: x[:c], examples)

@@ -147,21 +147,13 @@ class Bridge:
         position = jnp.arange(length)
         return tokens, (position >= first) & (position < first + n)
 
-    def prompt(self, mission, description, length=None):
-        """Baby Language mission i32[M] and description i32[D] -> the teacher's prompt, left-padded:
-        (tokens i32[P], mask bool[P]), P = `prompt_length(M, D)` unless given (a shorter P cuts
-        the beginning; callers choose P from the longest prompt they build). One example: vmap
+    def prompt(self, mission, description):
+        """Baby Language mission i32[M] and description i32[D] -> the teacher's prompt,
+        left-padded: (tokens i32[P], mask bool[P]), P = `prompt_length(M, D)`. One example: vmap
         over a batch."""
-        words = jnp.concatenate(
-            [
-                jnp.array([GOAL, COLON]),
-                mission,
-                jnp.array([L.VOCAB["."]]),
-                description,
-                jnp.array([HINT, COLON]),
-            ]  # fmt: skip
-        )
-        length = length or self.prompt_length(mission.shape[0], description.shape[0])
+        template = [[GOAL, COLON], mission, [L.VOCAB["."]], description, [HINT, COLON]]
+        words = jnp.concatenate([jnp.asarray(part, jnp.int32) for part in template])
+        length = self.prompt_length(mission.shape[0], description.shape[0])
         return self._pack(words, length, left_pad=True)
 
     def target(self, hint, length):
