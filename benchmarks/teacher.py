@@ -108,8 +108,11 @@ def main():
         )
     print(
         json.dumps(
-            {"device": jax.devices()[0].device_kind, "torch_threads": torch.get_num_threads(),
-             "rows": rows}  # fmt: skip
+            {
+                "device": jax.devices()[0].device_kind,
+                "torch_threads": torch.get_num_threads(),
+                "rows": rows,
+            }  # fmt: skip
         )
     )
 

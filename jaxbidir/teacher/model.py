@@ -45,10 +45,11 @@ def _residual_init(config: GPT2Config):
     return nnx.initializers.normal(0.02 / math.sqrt(2 * config.n_layer))
 
 
-def init_cache(config: GPT2Config, batch: int, length: int, dtype=jnp.float32) -> dict:
-    """Empty KV cache: `k`, `v` f32[L, B, H, S, K] per layer stacked, S = `length`."""
-    shape = (config.n_layer, batch, config.n_head, length, config.n_embd // config.n_head)
-    return {"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
+def init_cache(config: GPT2Config, batch: int, length: int, dtype=jnp.float32) -> tuple:
+    """Empty KV cache: one `(k, v)` pair of f32[B, H, S, K] per layer, S = `length`. Separate
+    arrays per layer, so that a decoding loop updates each in place instead of restacking."""
+    shape = (batch, config.n_head, length, config.n_embd // config.n_head)
+    return tuple((jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)) for _ in range(config.n_layer))
 
 
 class Attention(nnx.Module):
@@ -114,21 +115,27 @@ class GPT2(nnx.Module):
         self.h = nnx.List([Block(config, rngs=rngs) for _ in range(config.n_layer)])
         self.ln_f = nnx.LayerNorm(config.n_embd, epsilon=config.layer_norm_epsilon, rngs=rngs)
 
-    def __call__(self, tokens, positions, mask, cache=None, index=None):
+    def __call__(self, tokens, positions, mask, cache=None, index=None, logits=True):
         """tokens, positions i32[B,T]; mask bool[B,T,S] (S = T without a cache); `cache` from
-        `init_cache`, written at `index` -> (logits f32[B,T,V], hidden f32[B,T,D], cache)."""
+        `init_cache`, written at `index` -> (logits f32[B,T,V] (None when `logits` is False:
+        a prefill needs only the last position's, `head(hidden[:, -1])`), hidden f32[B,T,D],
+        the new cache)."""
         x = self.wte(tokens) + self.wpe(positions)
-        ks, vs = [], []
+        new_cache = []
         for i, block in enumerate(self.h):
-            kc = None if cache is None else cache["k"][i]
-            vc = None if cache is None else cache["v"][i]
+            kc, vc = (None, None) if cache is None else cache[i]
             x, kc, vc = block(x, mask, kc, vc, index)
-            ks.append(kc)
-            vs.append(vc)
+            new_cache.append((kc, vc))
         hidden = self.ln_f(x)
-        logits = hidden @ self.wte.embedding[...].T
-        new_cache = None if cache is None else {"k": jnp.stack(ks), "v": jnp.stack(vs)}
-        return logits, hidden, new_cache
+        return (
+            self.head(hidden) if logits else None,
+            hidden,
+            None if cache is None else tuple(new_cache),
+        )
+
+    def head(self, hidden):
+        """The tied LM head: f32[..., D] -> logits f32[..., V]."""
+        return hidden @ self.wte.embedding[...].T
 
 
 def causal_mask(attention_mask):

@@ -165,8 +165,9 @@ def imperfect(example, key, wrong_hint, partial_view):
 
 
 def build_corpus(config: PretrainConfig, bridge: Bridge, key):
-    """Tokenised train and held-out sets: dicts of prompt, prompt_mask i32/bool[N,P], target,
-    target_mask [N,T], level i32[N]; plus corpus figures."""
+    """(train set, held-out set, corpus figures); each set a dict of prompt i32[N,P],
+    prompt_mask bool[N,P], target i32[N,T], target_mask bool[N,T] (the teacher's tokens), hint
+    i32[N,K] (Baby Language) and level i32[N] (index in `config.level_ids`)."""
     train, held, figures = [], [], {"levels": {}}
     n_held = int(config.envs_per_level * config.held_out)
     per_env = config.rollout_steps // config.snapshot_every
@@ -179,17 +180,17 @@ def build_corpus(config: PretrainConfig, bridge: Bridge, key):
         )  # fmt: skip
         examples = jax.jit(play)(k_play)
         examples["level"] = jnp.full(len(examples["hint"]), level_index)
-        cut = len(examples["hint"]) - n_held * per_env
-        train_part = jax.tree.map(lambda x, c=cut: x[:c], examples)
-        held_part = jax.tree.map(lambda x, c=cut: x[c:], examples)
-        keys = jax.random.split(k_noise, cut)
+        n_train = len(examples["hint"]) - n_held * per_env  # examples are ordered by environment
+        train_part = jax.tree.map(lambda x, n=n_train: x[:n], examples)
+        held_part = jax.tree.map(lambda x, n=n_train: x[n:], examples)
+        keys = jax.random.split(k_noise, n_train)
         noisy, changed = jax.jit(jax.vmap(imperfect, in_axes=(0, 0, None, None)))(
             train_part, keys, config.wrong_hint, config.partial_view
         )
         train.append(noisy)
         held.append(held_part)
         figures["levels"][level] = {
-            "train": int(cut),
+            "train": int(n_train),
             "held_out": int(n_held * per_env),
             "wrong_hint": round(float(changed["wrong_hint"].mean()), 4),
             "partial_view": round(float(changed["partial_view"].mean()), 4),

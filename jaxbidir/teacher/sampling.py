@@ -56,14 +56,14 @@ def generate(
     batch, length = prompt.shape
     pad_id = eos_id if pad_id is None else pad_id
     size = length + max_new_tokens
-    keys = jnp.arange(size)
+    slots = jnp.arange(size)  # cache slots
     first = prompt_mask.sum(-1).astype(jnp.int32)  # position of the first new token
     prompt_keys = jnp.pad(prompt_mask, ((0, 0), (0, max_new_tokens)))
     # prefill: causal over the prompt, no padding keys
-    mask = (keys[None, :] <= jnp.arange(length)[:, None])[None] & prompt_keys[:, None, :]
+    mask = (slots[None, :] <= jnp.arange(length)[:, None])[None] & prompt_keys[:, None, :]
     positions = jnp.maximum(jnp.cumsum(prompt_mask, -1) - 1, 0)
     cache = init_cache(model.config, batch, size)
-    logits, _, cache = model(prompt, positions, mask, cache, 0)
+    _, hidden, cache = model(prompt, positions, mask, cache, 0, logits=False)
 
     def pick(logits, key, done):
         token = _choose(logits, key, temperature, top_k)
@@ -75,18 +75,18 @@ def generate(
         cache, logits, done = carry
         t, key = inputs
         token, log_prob, valid, done = pick(logits, key, done)
-        mask = (prompt_keys | ((keys >= length) & (keys <= length + t)))[:, None, :]
+        mask = (prompt_keys | ((slots >= length) & (slots <= length + t)))[:, None, :]
         logits, _, cache = nnx.merge(graphdef, state)(
             token[:, None], (first + t)[:, None], mask, cache, length + t
         )
         return (cache, logits[:, 0], done), (token, log_prob, valid)
 
-    keys_ = jax.random.split(key, max_new_tokens)
+    rngs = jax.random.split(key, max_new_tokens)
     done = jnp.zeros(batch, bool)
     (_, logits, done), out = jax.lax.scan(
-        step, (cache, logits[:, -1], done), (jnp.arange(max_new_tokens - 1), keys_[:-1])
+        step, (cache, model.head(hidden[:, -1]), done), (jnp.arange(max_new_tokens - 1), rngs[:-1])
     )
-    last = pick(logits, keys_[-1], done)[:3]  # the last token needs no forward pass
+    last = pick(logits, rngs[-1], done)[:3]  # the last token needs no forward pass
     tokens, log_probs, valid = (
         jnp.concatenate([o.T, x[:, None]], 1) for o, x in zip(out, last, strict=True)
     )
