@@ -50,7 +50,7 @@ train: install
 	$(BIN)/jaxbidir train $(ARGS)
 
 pretrain-teacher: install
-	$(BIN)/jaxbidir pretrain-teacher --out jaxbidir/teacher/pretrained $(ARGS)
+	$(BIN)/jaxbidir pretrain-teacher --out jaxbidir/teacher/pretrained --overwrite $(ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -3,6 +3,7 @@ memory, the ratio to a random-action rollout at the same batch, and the wall-clo
 success on GoToRedBallNoDists for one seed, compile included.
 
     python benchmarks/student.py [--seeds 1 64 256 1024] [--num-envs 16] [--num-steps 32]
+                                 [--seed-batch 0]
 
 Prints a table; the last line is one JSON object with the figures. Peak memory is the process's
 resident peak so far (seeds run in increasing order, so it is the peak of the largest so far).
@@ -31,13 +32,18 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def training_rate(cfg, seeds, repeats):
+def training_rate(cfg, seeds, repeats, seed_batch=0):
+    """Frames/s of one update of `seeds` vmapped seeds (in groups of `seed_batch` run in turn,
+    as `jaxbidir train` does on one device, when > 0)."""
     from jaxbidir.student import make_train
 
     trainer = make_train(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     state = jax.jit(jax.vmap(trainer.init))(keys)
-    update = jax.jit(jax.vmap(trainer.update))
+    if seed_batch:
+        update = jax.jit(lambda s: jax.lax.map(trainer.update, s, batch_size=seed_batch))
+    else:
+        update = jax.jit(jax.vmap(trainer.update))
     seconds = timed(update, state, repeats)
     return seeds * cfg.frames_per_update / seconds
 
@@ -86,6 +92,9 @@ def main():
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--num-steps", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--seed-batch", type=int, default=0, help="seeds vmapped at a time, groups in turn (0: all)"
+    )
     args = parser.parse_args()
 
     from jaxbidir import config
@@ -95,7 +104,7 @@ def main():
     print("measuring ...", flush=True)
     frames, seconds = time_to_solve()
     for seeds in sorted(args.seeds):
-        train_fps = training_rate(cfg, seeds, args.repeats)
+        train_fps = training_rate(cfg, seeds, args.repeats, args.seed_batch)
         rand_fps = random_rate(cfg, seeds * cfg.num_envs, args.repeats)
         rows.append(
             {
@@ -125,6 +134,7 @@ def main():
         "device": jax.devices()[0].device_kind,
         "num_envs_per_seed": cfg.num_envs,
         "num_steps": cfg.num_steps,
+        "seed_batch": args.seed_batch,
         "rows": rows,
         "solve_frames": frames,
         "solve_seconds_with_compile": round(seconds, 1),

@@ -2,7 +2,7 @@
 in one run: new tokens/s of batched greedy generation (KV cache both sides), for the shipped tiny
 teacher and a distilgpt2-sized random GPT-2.
 
-    python benchmarks/teacher.py [--batch 256] [--repeats 3]
+    python benchmarks/teacher.py [--batch 256] [--repeats 7]   (the distilgpt2 size: repeats // 2)
 
 Every row generates exactly `new` tokens (no early stop) after a prompt of random tokens, and the
 time includes the prompt's prefill. The last line is one JSON object with the figures.
@@ -25,14 +25,18 @@ from jaxbidir.teacher import pretrain
 DISTILGPT2 = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=6, n_head=12)
 
 
-def median_seconds(fn, repeats):
-    fn()  # compile / warm up
-    times = []
+def median_seconds(fns, repeats):
+    """Median seconds of each function; the runs alternate between them so that a noisy
+    machine's drift does not favour one."""
+    for fn in fns:
+        fn()  # compile / warm up
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, t in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def ours(model, prompt, new):
@@ -70,8 +74,8 @@ def compare(name, model, batch, prompt_length, new, repeats):
     prompt = rng.integers(2, model.config.vocab_size, (batch, prompt_length))
     with tempfile.TemporaryDirectory() as directory:
         teacher.save(model, None, directory)
-        hf_seconds = median_seconds(theirs(directory, prompt, new), repeats)
-    jax_seconds = median_seconds(ours(model, prompt, new), repeats)
+        torch_run = theirs(directory, prompt, new)
+    hf_seconds, jax_seconds = median_seconds([torch_run, ours(model, prompt, new)], repeats)
     row = {
         "teacher": name,
         "parameters": int(sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))),
@@ -89,7 +93,7 @@ def compare(name, model, batch, prompt_length, new, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     import torch
 
@@ -98,7 +102,7 @@ def main():
     big = teacher.GPT2(teacher.GPT2Config(**DISTILGPT2), rngs=nnx.Rngs(0))
     rows = [
         compare("shipped tiny teacher", tiny, args.batch, 64, 11, args.repeats),
-        compare("distilgpt2-sized (random)", big, args.batch, 16, 16, max(1, args.repeats - 1)),
+        compare("distilgpt2-sized (random)", big, args.batch, 16, 16, max(1, args.repeats // 2)),
     ]
     print(f"{'teacher':<28} {'params':>11} {'JAX tok/s':>10} {'torch tok/s':>12} {'ratio':>6}")
     for r in rows:

@@ -2,7 +2,7 @@
 
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
-    jaxbidir pretrain-teacher [--out DIR] [key=value ...]
+    jaxbidir pretrain-teacher [--out DIR] [--overwrite] [key=value ...]
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
 2-core CPU); `configs/` holds one file per experiment; `key=value` overrides any field.
@@ -34,6 +34,7 @@ def main(argv=None):
 
     pre = sub.add_parser("pretrain-teacher", help="build the default teacher (oracle corpus)")
     pre.add_argument("--out", default="runs/teacher", help="where to save it (HF format)")
+    pre.add_argument("--overwrite", action="store_true", help="replace a teacher already there")
     pre.add_argument("--no-progress", action="store_true")
     pre.add_argument("overrides", nargs="*", metavar="key=value")
 
@@ -47,10 +48,14 @@ def main(argv=None):
             print(json.dumps(summary, indent=2))
             print(f"run saved in {args.out}")
         elif args.command == "pretrain-teacher":
+            from pathlib import Path
+
             from jaxbidir import config
             from jaxbidir.teacher import pretrain
 
             cfg = config.load(None, args.overrides, cls=pretrain.PretrainConfig)
+            if Path(args.out).exists() and not args.overwrite:
+                raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
             report = pretrain.pretrain(cfg, args.out, progress=not args.no_progress)
             print(json.dumps(report, indent=2))
             print(f"teacher saved in {args.out}")

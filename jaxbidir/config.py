@@ -23,6 +23,7 @@ class Config:
     # run
     seed: int = 0
     num_seeds: int = 1  # independent runs side by side (vmapped, sharded across devices)
+    seed_batch: int = 64  # on one device, seeds vmapped together (0: all); groups run in turn
     total_frames: int = 262_144  # environment steps per seed
     log_every: int = 4  # updates per jitted chunk: one metrics line and progress tick each
     checkpoint_every: int = 16  # updates between checkpoints (a multiple of log_every)
@@ -63,7 +64,7 @@ class Config:
         for name in ["gamma", "gae_lambda", "clip_eps"]:
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"config: {name} must be in (0, 1], got {getattr(self, name)!r}")
-        for name in ["ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed"]:
+        for name in ["ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed", "seed_batch"]:
             if getattr(self, name) < 0:
                 raise ValueError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:

@@ -42,12 +42,19 @@ def init_seeds(trainer, config: Config):
     return init(keys), sharding
 
 
-def make_chunk(trainer, length: int, sharding):
-    """jit(vmap over seeds of `length` updates in a scan) -> (state, metrics [seeds, length])."""
+def make_chunk(trainer, length: int, sharding, seed_batch: int = 0):
+    """jit(vmap over seeds of `length` updates in a scan) -> (state, metrics [seeds, length]).
+
+    On one device, `seed_batch` > 0 vmaps that many seeds at a time and runs the groups one
+    after another (`lax.map`): the working set stays that of `seed_batch` seeds, which keeps
+    the per-frame cost of 1024 seeds at that of 64 on a CPU, in a sixth of the memory. Sharded
+    seeds are all vmapped (each device holds its share)."""
 
     def chunk(state):
         return jax.lax.scan(lambda s, _: trainer.update(s), state, None, length=length)
 
+    if sharding is None and seed_batch:
+        return jax.jit(lambda state: jax.lax.map(chunk, state, batch_size=seed_batch))
     return jax.jit(jax.vmap(chunk), out_shardings=(sharding, sharding) if sharding else None)
 
 
@@ -158,7 +165,7 @@ def run(
                 t0 = time.perf_counter()
                 length = min(config.log_every, total - done)
                 if length not in chunks:
-                    chunks[length] = make_chunk(trainer, length, sharding)
+                    chunks[length] = make_chunk(trainer, length, sharding, config.seed_batch)
                 state, metrics = chunks[length](state)
                 lines = _lines(metrics, done)  # waits for the chunk
                 compile_s = compile_s if compile_s is not None else time.perf_counter() - t0

@@ -12,7 +12,7 @@ import optax
 import pytest
 from flax import nnx
 
-from jaxbidir import config, envs, teacher, training
+from jaxbidir import cli, config, envs, teacher, training
 from jaxbidir.envs import language as L
 from jaxbidir.teacher import pretrain
 
@@ -56,6 +56,13 @@ def test_bad_pretrain_configs_are_clear_errors():
         config.load(None, ["layers=2"], cls=pretrain.PretrainConfig)
     with pytest.raises(ValueError, match="BabyAI-Nope-v0"):
         pretrain.PretrainConfig(levels="BabyAI-Nope-v0")
+
+
+def test_an_existing_teacher_is_not_replaced_without_overwrite(tmp_path, capsys):
+    (tmp_path / "config.json").write_text("{}")
+    assert cli.main(["pretrain-teacher", "--out", str(tmp_path)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "config.json").read_text() == "{}"
 
 
 @pytest.fixture(scope="module")

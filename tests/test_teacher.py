@@ -157,3 +157,15 @@ def test_sampled_log_probs_are_the_sequence_log_probs():
     top = np.argsort(np.asarray(logits[:, -1]), -1)[:, -5:]
     first = np.asarray(sample.tokens[:, 0])
     assert all(first[i] in top[i] for i in range(16))
+
+
+def test_reads_a_pytorch_bin_of_the_bare_model(tmp_path):
+    """The original gpt2 / distilgpt2 files: `pytorch_model.bin`, no `transformer.` prefix."""
+    hf = _hf_model(0, **CONFIGS[0])
+    hf.config.save_pretrained(tmp_path)
+    torch.save(hf.transformer.state_dict(), tmp_path / "pytorch_model.bin")
+    ours, _ = teacher.load(tmp_path)
+    tokens, mask = _batch(np.random.default_rng(0), CONFIGS[0])
+    logits, _ = _ours(ours, tokens, mask)
+    ref, _ = _theirs(hf, tokens, mask)
+    assert np.abs(logits - ref)[mask.astype(bool)].max() < 1e-4

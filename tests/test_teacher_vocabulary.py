@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -90,3 +91,27 @@ def test_a_tokenizer_without_an_end_token_is_refused():
     tokenizer.eos_token = None
     with pytest.raises(ValueError, match="no eos_token"):
         teacher.Bridge.build(tokenizer)
+
+
+def test_a_bpe_teacher_runs_end_to_end(tmp_path):
+    """A GPT-2 with a byte-level BPE tokenizer: prompt from the level, generation, and the hint in
+    the student's ids, all in one jitted function."""
+    tokenizer = _bpe_tokenizer(tmp_path)
+    bridge = teacher.Bridge.build(tokenizer)
+    config = teacher.GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=32, n_layer=1,
+                                n_head=2, eos_token_id=bridge.eos_id)  # fmt: skip
+    model = teacher.GPT2(config, rngs=nnx.Rngs(0))
+    states = _states()
+    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+
+    @jax.jit
+    def hints(states, key):
+        prompt, mask = jax.vmap(bridge.prompt)(states.mission, jax.vmap(envs.describe)(states))
+        sample = teacher.generate(model, prompt, mask, key, max_new_tokens=width,
+                                  eos_id=bridge.eos_id)  # fmt: skip
+        return jax.vmap(bridge.hint)(sample.tokens, sample.mask), sample
+
+    said, sample = hints(states, jax.random.PRNGKey(0))
+    assert said.shape == (len(states.mission), envs.HINT_LENGTH)
+    assert ((said >= 0) & (said < envs.VOCAB_SIZE)).all()
+    assert sample.mask[:, 0].all() and (sample.log_probs <= 0).all()
