@@ -164,13 +164,13 @@ class Bridge:
     def hint(self, tokens, mask, length=HINT_LENGTH):
         """The teacher's generated tokens i32[N] (mask bool[N]: generated, up to its end) ->
         the student's hint i32[length] in Baby Language ids; unknown words are dropped."""
+        n = tokens.shape[0]
         real = mask & (tokens != self.eos_id)
         safe = jnp.clip(tokens, 0, self.starts.shape[0] - 1)
         opens = real & (self.starts[safe] | (jnp.cumsum(real) == 1))
         word = jnp.cumsum(opens) - 1  # word index of each piece
-        first = jax.lax.cummax(jnp.where(opens, jnp.arange(tokens.shape[0]), 0))
-        power = jnp.arange(tokens.shape[0]) - first
-        n = tokens.shape[0]
+        first = jax.lax.cummax(jnp.where(opens, jnp.arange(n), 0))  # where its word begins
+        power = jnp.arange(n) - first
         term = (tokens + 1).astype(jnp.uint32) * jnp.asarray(_powers(n))[power]
         h = jax.ops.segment_sum(jnp.where(real, term, 0), jnp.where(real, word, n), n + 1)[:n]
         at = jnp.clip(jnp.searchsorted(self.hashes, h), 0, self.hashes.shape[0] - 1)
