@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from .model import GPT2, init_cache
+from .model import GPT2, causal_mask, init_cache, positions_from_mask
 
 
 class Sample(NamedTuple):
@@ -61,7 +61,7 @@ def generate(
     prompt_keys = jnp.pad(prompt_mask, ((0, 0), (0, max_new_tokens)))
     # prefill: causal over the prompt, no padding keys
     mask = (slots[None, :] <= jnp.arange(length)[:, None])[None] & prompt_keys[:, None, :]
-    positions = jnp.maximum(jnp.cumsum(prompt_mask, -1) - 1, 0)
+    positions = positions_from_mask(prompt_mask)
     cache = init_cache(model.config, batch, size)
     _, hidden, cache = model(prompt, positions, mask, cache, 0, logits=False)
 
@@ -100,10 +100,7 @@ def sequence_log_probs(model: GPT2, prompt, prompt_mask, tokens, mask):
     length = prompt.shape[1]
     seq = jnp.concatenate([prompt, tokens], 1)
     seq_mask = jnp.concatenate([prompt_mask, mask], 1)
-    size = seq.shape[1]
-    causal = jnp.tril(jnp.ones((size, size), bool))[None] & seq_mask[:, None, :]
-    positions = jnp.maximum(jnp.cumsum(seq_mask, -1) - 1, 0)
-    logits, hidden, _ = model(seq, positions, causal)
+    logits, hidden, _ = model(seq, positions_from_mask(seq_mask), causal_mask(seq_mask))
     # the logits at position i predict token i + 1
     logits, hidden = logits[:, length - 1 : -1], hidden[:, length - 1 : -1]
     log_probs = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], -1)[..., 0]
