@@ -35,7 +35,7 @@ def peak_rss_gib() -> float:
 def training_rate(cfg, seeds, repeats, seed_batch=0):
     """Frames/s of one update of `seeds` vmapped seeds (in groups of `seed_batch` run in turn,
     as `jaxbidir train` does on one device, when > 0)."""
-    from jaxbidir.student import make_train
+    from jaxbidir.feedback import make_train
 
     trainer = make_train(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
@@ -69,7 +69,7 @@ def time_to_solve(target=0.95, max_frames=1_000_000):
     """Frames and seconds (compile included) until one seed's success rate reaches `target`
     on two consecutive updates, with `make train`'s default config."""
     from jaxbidir import config
-    from jaxbidir.student import make_train
+    from jaxbidir.feedback import make_train
 
     start = time.perf_counter()
     cfg = config.load(None)

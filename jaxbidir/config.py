@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,17 @@ class Config:
     embed_dim: int = 16  # image cell and word embeddings
     channels: int = 16  # conv channels
     hidden: int = 64  # actor / critic MLP width
+    # feedback between teacher and student (jaxbidir/feedback/)
+    mode: str = "student_only"  # student_only | teacher_frozen | bidirectional | oracle
+    hint_every: int = 16  # steps between hints (a divisor of num_steps); also asked on reset
+    teacher: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
+    description_length: int = 0  # words of the view in the prompt; 0: the teacher's own
+    teacher_temperature: float = 1.0  # sampling temperature of hints (0: greedy)
+    teacher_lr: float = 1e-4
+    teacher_batch: int = 128  # hints per teacher update, drawn from those used (0: all)
+    beta: float = 0.1  # temperature of the reward weights softmax(score / beta)
+    weight_clip: float = 10.0  # largest weight of one hint (weights average 1)
+    kl_coef: float = 0.1  # lambda: weight of KL(teacher || initial teacher) per token
 
     @property
     def frames_per_update(self) -> int:
@@ -56,7 +68,7 @@ class Config:
         positive = [
             "num_envs", "num_seeds", "total_frames", "log_every", "checkpoint_every",
             "num_steps", "update_epochs", "num_minibatches", "lr", "embed_dim", "channels",
-            "hidden",
+            "hidden", "hint_every", "teacher_lr", "beta", "weight_clip",
         ]  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
@@ -64,13 +76,23 @@ class Config:
         for name in ["gamma", "gae_lambda", "clip_eps"]:
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"config: {name} must be in (0, 1], got {getattr(self, name)!r}")
-        for name in ["ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed", "seed_batch"]:
+        for name in [
+            "ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed", "seed_batch",
+            "description_length", "teacher_temperature", "teacher_batch", "kl_coef",
+        ]:  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(
                 f"config: num_envs * num_steps ({self.num_envs * self.num_steps}) must be "
                 f"divisible by num_minibatches ({self.num_minibatches})"
+            )
+        if self.mode not in MODES:
+            raise ValueError(f"config: mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+        if self.num_steps % self.hint_every:
+            raise ValueError(
+                f"config: hint_every ({self.hint_every}) must divide num_steps ({self.num_steps}):"
+                f" the hint schedule is static and restarts with every rollout"
             )
         if self.checkpoint_every % self.log_every:
             raise ValueError(

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxbidir import envs
 from jaxbidir.config import Config
-from jaxbidir.student import make_train
+from jaxbidir.feedback import make_train
 from jaxbidir.training import checkpoint_manager, init_seeds, restore, saved_config
 
 

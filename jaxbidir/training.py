@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxbidir.config import Config
-from jaxbidir.student import make_train
+from jaxbidir.feedback import make_train
 
 PER_SEED = ("success_rate", "episode_return")
 

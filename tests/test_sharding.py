@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     import jax
     import numpy as np
     from jaxbidir import config, training
-    from jaxbidir.student import make_train
+    from jaxbidir.feedback import make_train
 
     assert jax.device_count() == 4, jax.devices()
     cfg = config.load(None, dict(num_envs=4, num_steps=8, num_seeds=4, log_every=2))

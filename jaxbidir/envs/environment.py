@@ -101,6 +101,11 @@ class Environment:
         k_state, k_next = jax.random.split(key)
         return self.new_state(k_state).replace(key=k_next)
 
+    def next_episode(self, state: State) -> State:
+        """The state the next auto-reset after `state` will start from (it is drawn from
+        `state.key`): what a teacher asked "on reset" is shown before the episode begins."""
+        return self._fresh(state.key)
+
     def _fresh_where(self, restart, state: State) -> State:
         """`state`, or a new episode's state where `restart`. Under `vmap` only the environments
         that restart pay for a new layout (see `_fresh_where_batched`)."""

@@ -1,7 +1,7 @@
-"""The student: a language-conditioned actor-critic (`ActorCritic`) trained with PPO
-(`make_train`, PureJaxRL-style: one pure, jittable, vmappable `train(key)`)."""
+"""The student: a language-conditioned actor-critic (`ActorCritic`) and the PPO pieces that
+train it (`ppo`); the training run itself is `jaxbidir.feedback.make_train`."""
 
 from .model import ActorCritic
-from .ppo import Rollout, RunnerState, Trainer, make_train
+from .ppo import Rollout, RunnerState
 
-__all__ = ["ActorCritic", "Rollout", "RunnerState", "Trainer", "make_train"]
+__all__ = ["ActorCritic", "Rollout", "RunnerState"]

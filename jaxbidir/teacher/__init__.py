@@ -4,7 +4,7 @@
 
 from .hf import load, save
 from .model import GPT2, GPT2Config, causal_mask, init_cache, positions_from_mask
-from .sampling import Sample, generate, sequence_log_probs
+from .sampling import Sample, continuation_log_softmax, generate, sequence_log_probs
 from .vocabulary import Bridge, word_level_tokenizer
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "GPT2Config",
     "Sample",
     "causal_mask",
+    "continuation_log_softmax",
     "generate",
     "init_cache",
     "load",

@@ -93,15 +93,22 @@ def generate(
     return Sample(tokens, log_probs, valid)
 
 
-def sequence_log_probs(model: GPT2, prompt, prompt_mask, tokens, mask):
-    """Log-probs of given continuations (tokens i32[B,N], mask bool[B,N], right-padded) of
-    left-padded prompts, in one forward pass -> (log pi(tokens_t | prompt, tokens_<t) f32[B,N],
-    0 where masked; the hidden states f32[B,N,D] that predicted each token, for a value head)."""
+def continuation_log_softmax(model: GPT2, prompt, prompt_mask, tokens, mask):
+    """The model's next-token distributions along given continuations (tokens i32[B,N], mask
+    bool[B,N], right-padded) of left-padded prompts, in one forward pass -> (log-softmax
+    f32[B,N,V] at the positions that predict each token; the hidden states f32[B,N,D] there)."""
     length = prompt.shape[1]
     seq = jnp.concatenate([prompt, tokens], 1)
     seq_mask = jnp.concatenate([prompt_mask, mask], 1)
     logits, hidden, _ = model(seq, positions_from_mask(seq_mask), causal_mask(seq_mask))
     # the logits at position i predict token i + 1
-    logits, hidden = logits[:, length - 1 : -1], hidden[:, length - 1 : -1]
-    log_probs = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], -1)[..., 0]
+    return jax.nn.log_softmax(logits[:, length - 1 : -1]), hidden[:, length - 1 : -1]
+
+
+def sequence_log_probs(model: GPT2, prompt, prompt_mask, tokens, mask):
+    """Log-probs of given continuations (as for `continuation_log_softmax`) -> (log pi(tokens_t |
+    prompt, tokens_<t) f32[B,N], 0 where masked; the hidden states f32[B,N,D] that predicted
+    each token, for a value head)."""
+    log_softmax, hidden = continuation_log_softmax(model, prompt, prompt_mask, tokens, mask)
+    log_probs = jnp.take_along_axis(log_softmax, tokens[..., None], -1)[..., 0]
     return jnp.where(mask, log_probs, 0.0), hidden

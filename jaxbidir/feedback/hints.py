@@ -1,0 +1,103 @@
+"""Where hints come from, when they are asked for, and what the student thinks they were worth.
+
+Schedule (static, the same for every environment): the rollout is cut into segments of
+`hint_every` steps. At the start of each segment every environment asks for two hints in one
+batch: one for the state it is in, and one for the first state of its next episode, which is
+already known (`Environment.next_episode`: the auto-reset draws it from the state's key). An
+environment acts on the first hint until its episode ends, then on the second ("asked on
+reset"); after a second reset within the same segment it acts on the mission alone until the
+next segment (`slot` 2, counted by the `hinted` metric).
+
+Score (the student's evaluation of a hint it acted on from step t for K steps, until the segment
+or its episode ended):
+
+    A_hint = sum_k gamma^k r_{t+k} + gamma^K V0(s_{t+K}) - V0(s_t)
+
+with `V0` the student's hint-agnostic critic, so A_hint is what acting on the hint earned beyond
+what the student expects without one. It is the telescoped sum of the one-step errors
+`r + gamma V0' - V0` over the hint's steps (0 bootstrap after a success), computed for every row
+by one backward scan that restarts at segment and episode boundaries.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxbidir import envs
+from jaxbidir.student import Rollout
+from jaxbidir.teacher import Bridge, generate
+
+
+class Asked(NamedTuple):
+    """One segment's questions and answers, leading axis 2N: the N current states, then the N
+    next episodes' first states."""
+
+    hint: jax.Array  # i32[2N,K] Baby Language, what the student is given
+    oracle: jax.Array  # i32[2N,K] the oracle's subgoal for the same state
+    prompt: jax.Array  # i32[2N,P] the teacher's prompt (absent without a teacher)
+    prompt_mask: jax.Array  # bool[2N,P]
+    tokens: jax.Array  # i32[2N,W] the teacher's own tokens of the hint
+    mask: jax.Array  # bool[2N,W]
+
+
+def ask_oracle(states: envs.State) -> Asked:
+    oracle = jax.vmap(envs.subgoal)(states)
+    return Asked(oracle, oracle, None, None, None, None)
+
+
+def make_ask_teacher(graphdef, bridge: Bridge, description_length: int, temperature: float):
+    """-> ask(teacher_params, states, key) -> Asked: prompts from the states (mission and the
+    description of the view), one batched generation, the hints back in Baby Language."""
+    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1  # pieces of the longest hint + end
+
+    def ask(params, states: envs.State, key) -> Asked:
+        description = jax.vmap(envs.describe, (0, None))(states, description_length)
+        prompt, prompt_mask = jax.vmap(bridge.prompt)(states.mission, description)
+        sample = generate(
+            nnx.merge(graphdef, params), prompt, prompt_mask, key, max_new_tokens=width,
+            eos_id=bridge.eos_id, pad_id=bridge.pad_id, temperature=temperature,
+        )  # fmt: skip
+        hint = jax.vmap(bridge.hint)(sample.tokens, sample.mask)
+        oracle = jax.vmap(envs.subgoal)(states)
+        return Asked(hint, oracle, prompt, prompt_mask, sample.tokens, sample.mask)
+
+    return ask
+
+
+def score_rows(rows: Rollout, last_value0, gamma: float, hint_every: int):
+    """f32[T,N]: at every row, the discounted sum of the one-step errors of `V0` from that row
+    to the end of its segment or episode (the score of a hint that starts there)."""
+    next_value0 = jnp.concatenate([rows.value0[1:], last_value0[None]])
+    delta = rows.reward + gamma * next_value0 * (1 - rows.terminated) - rows.value0
+    steps = rows.reward.shape[0]
+    segment_ends = (jnp.arange(steps) + 1) % hint_every == 0
+    cut = rows.done | segment_ends[:, None]
+
+    def back(acc, x):
+        delta, cut = x
+        acc = delta + gamma * jnp.where(cut, 0.0, acc)
+        return acc, acc
+
+    _, acc = jax.lax.scan(back, jnp.zeros_like(last_value0), (delta, cut), reverse=True)
+    return acc
+
+
+def hint_scores(rows: Rollout, last_value0, gamma: float, hint_every: int):
+    """Scores and use of the hints of every segment -> (score f32[S,2N], used bool[S,2N]) in
+    `Asked`'s order: slot 0 then slot 1 of each environment."""
+    acc = score_rows(rows, last_value0, gamma, hint_every)
+    steps, n = rows.valid.shape
+    segments = steps // hint_every
+    first = jnp.arange(steps) % hint_every == 0
+    after_reset = jnp.concatenate([jnp.zeros((1, n), bool), ~rows.valid[:-1]])
+    starts = rows.valid & (first[:, None] | after_reset)  # a hint's first acted-on step
+
+    def per_slot(slot):
+        here = (starts & (rows.slot == slot)).reshape(segments, hint_every, n)
+        score = jnp.where(here, acc.reshape(segments, hint_every, n), 0.0).sum(1)
+        return score, here.any(1)
+
+    (s0, u0), (s1, u1) = per_slot(0), per_slot(1)
+    return jnp.concatenate([s0, s1], 1), jnp.concatenate([u0, u1], 1)

@@ -1,0 +1,85 @@
+"""The teacher's update from the student's scores: KL-regularized reward-weighted regression.
+
+For the hints `y_i` the teacher wrote for prompts `x_i`, with scores `A_i` from the student:
+
+    w_i = min(n * softmax_i((A_i - mean A) / beta), weight_clip)        (over the n used hints)
+    L   = 1/n sum_i [ -w_i sum_t log pi(y_it | x_i, y_i<t) + lambda sum_t KL(pi || pi_ref)_it ]
+
+The weights average 1 before clipping (AWR's normalisation, so the learning rate does not depend
+on how many hints an update has); `beta` sets how sharply the best hints win. The KL is the full
+next-token KL to the frozen initial teacher at every position of the hint, so it is exactly 0
+while the teacher is the reference. Shapes: B hints, P prompt, N hint tokens, V vocabulary.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxbidir.teacher import continuation_log_softmax
+
+
+class HintBatch(NamedTuple):
+    """What the teacher said and what it was worth, one row per hint."""
+
+    prompt: jax.Array  # i32[B,P] left-padded
+    prompt_mask: jax.Array  # bool[B,P]
+    tokens: jax.Array  # i32[B,N] the teacher's tokens, right-padded
+    mask: jax.Array  # bool[B,N] up to and including the end token
+    score: jax.Array  # f32[B] the student's score of the hint
+    used: jax.Array  # bool[B] the hint was acted on (and so scored)
+
+
+def reward_weights(score, used, beta: float, weight_clip: float):
+    """f32[B]: `n * softmax((score - mean) / beta)` over the `used` hints (0 elsewhere), each at
+    most `weight_clip`. No gradient flows through the weights."""
+    score = jax.lax.stop_gradient(score)
+    n = used.sum()
+    mean = jnp.where(used, score, 0.0).sum() / jnp.maximum(n, 1)
+    z = jnp.where(used, (score - mean) / beta, -jnp.inf)
+    w = n * jax.nn.softmax(jnp.where(n > 0, z, 0.0))
+    return jnp.where(used, jnp.minimum(w, weight_clip), 0.0)
+
+
+def token_terms(model, reference, batch: HintBatch):
+    """(log pi(y_t) f32[B,N], KL(pi || pi_ref)_t f32[B,N]) at the hint's tokens, 0 elsewhere."""
+    log_pi, _ = continuation_log_softmax(
+        model, batch.prompt, batch.prompt_mask, batch.tokens, batch.mask
+    )
+    log_ref, _ = continuation_log_softmax(
+        reference, batch.prompt, batch.prompt_mask, batch.tokens, batch.mask
+    )
+    log_ref = jax.lax.stop_gradient(log_ref)
+    log_prob = jnp.take_along_axis(log_pi, batch.tokens[..., None], -1)[..., 0]
+    kl = (jnp.exp(log_pi) * (log_pi - log_ref)).sum(-1)
+    return jnp.where(batch.mask, log_prob, 0.0), jnp.where(batch.mask, kl, 0.0)
+
+
+def rwr_loss(log_prob, kl, weights, used, kl_coef: float):
+    """The loss above from per-token terms f32[B,N] and weights f32[B] -> (loss, info)."""
+    n = jnp.maximum(used.sum(), 1)
+    nll = -(weights * log_prob.sum(-1)).sum() / n
+    kl_per_hint = jnp.where(used, kl.sum(-1), 0.0).sum() / n
+    return nll + kl_coef * kl_per_hint, dict(teacher_nll=nll, kl=kl_per_hint)
+
+
+def teacher_loss(params, graphdef, reference, batch: HintBatch, beta, weight_clip, kl_coef):
+    """The loss of the teacher with `params`, against the one with `reference` (both
+    `nnx.State`s of `graphdef`) -> (loss, info)."""
+    model, ref = nnx.merge(graphdef, params), nnx.merge(graphdef, reference)
+    log_prob, kl = token_terms(model, ref, batch)
+    weights = reward_weights(batch.score, batch.used, beta, weight_clip)
+    loss, info = rwr_loss(log_prob, kl, weights, batch.used, kl_coef)
+    return loss, dict(info, teacher_loss=loss, weight_max=weights.max())
+
+
+def subsample(batch: HintBatch, size: int, key) -> HintBatch:
+    """`size` hints drawn at random without replacement from the used ones (all of them, and
+    then unused rows, when fewer are used): the same loss on a random subset of the hints, at
+    a fraction of the cost of all of them."""
+    if not size or size >= batch.used.shape[0]:
+        return batch
+    priority = jax.random.uniform(key, batch.used.shape) + batch.used  # used ones first
+    index = jax.lax.top_k(priority, size)[1]
+    return jax.tree.map(lambda x: x[index], batch)
