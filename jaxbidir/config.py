@@ -46,12 +46,12 @@ class Config:
     hidden: int = 64  # actor / critic MLP width
     # feedback between teacher and student (jaxbidir/feedback/)
     mode: str = "student_only"  # student_only | teacher_frozen | bidirectional | oracle
-    hint_every: int = 16  # steps between hints (a divisor of num_steps); also asked on reset
+    hint_every: int = 32  # steps between hints (a divisor of num_steps); also asked on reset
     teacher: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
-    description_length: int = 0  # words of the view in the prompt; 0: the teacher's own
+    description_length: int = 64  # words of the view in the prompt; 0: the teacher's own
     teacher_temperature: float = 1.0  # sampling temperature of hints (0: greedy)
     teacher_lr: float = 1e-4
-    teacher_batch: int = 128  # hints per teacher update, drawn from those used (0: all)
+    teacher_batch: int = 64  # hints per teacher update, drawn from those used (0: all)
     beta: float = 0.1  # temperature of the reward weights softmax(score / beta)
     weight_clip: float = 10.0  # largest weight of one hint (weights average 1)
     kl_coef: float = 0.1  # lambda: weight of KL(teacher || initial teacher) per token
