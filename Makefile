@@ -4,6 +4,8 @@
 #                  against (minigrid, PyTorch)
 #   make train     train with the default config (shows progress, writes runs/)
 #   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/)
+#   make curves    every mode on 32 seeds of the paper's level: figure and table in runs/curves
+#                  (CONFIG=name SEEDS=n to change; ARGS for key=value overrides)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
@@ -23,7 +25,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test train pretrain-teacher test bench lint clean
+.PHONY: install install-test install-curves train pretrain-teacher curves test bench lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -42,7 +44,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e ".[test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@
 
+# ... and what `make curves` adds (rliable, matplotlib)
+$(VENV)/.installed-curves: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[curves$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
+	@touch $@
+
 install: $(VENV)/.installed
+
+install-curves: $(VENV)/.installed-curves
 
 install-test: $(VENV)/.installed-test
 
@@ -51,6 +60,11 @@ train: install
 
 pretrain-teacher: install
 	$(BIN)/jaxbidir pretrain-teacher --out jaxbidir/teacher/pretrained --overwrite $(ARGS)
+
+CONFIG ?= gotoredballnodists
+SEEDS ?= 32
+curves: install-curves
+	$(BIN)/jaxbidir curves --config $(CONFIG) --seeds $(SEEDS) --out runs/curves-$(CONFIG) $(ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)

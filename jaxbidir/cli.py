@@ -3,6 +3,7 @@
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
     jaxbidir pretrain-teacher [--out DIR] [--overwrite] [key=value ...]
+    jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
 2-core CPU); `configs/` holds one file per experiment; `key=value` overrides any field.
@@ -11,6 +12,8 @@
 import argparse
 import json
 import sys
+
+from jaxbidir.config import MODES
 
 
 def main(argv=None):
@@ -38,6 +41,15 @@ def main(argv=None):
     pre.add_argument("--no-progress", action="store_true")
     pre.add_argument("overrides", nargs="*", metavar="key=value")
 
+    cur = sub.add_parser("curves", help="every mode on the same seeds: figure and table")
+    cur.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
+    cur.add_argument("--seeds", type=int, default=32, help="seeds per mode (vmapped)")
+    cur.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    cur.add_argument("--out", default="runs/curves", help="directory for runs, figure, table")
+    cur.add_argument("--threshold", type=float, default=0.9, help="success rate to reach")
+    cur.add_argument("--no-progress", action="store_true")
+    cur.add_argument("overrides", nargs="*", metavar="key=value")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -59,6 +71,18 @@ def main(argv=None):
             report = pretrain.pretrain(cfg, args.out, progress=not args.no_progress)
             print(json.dumps(report, indent=2))
             print(f"teacher saved in {args.out}")
+        elif args.command == "curves":
+            from jaxbidir import config, curves
+
+            modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+            unknown = [m for m in modes if m not in MODES]
+            if unknown or not modes:
+                raise ValueError(f"--modes: unknown {unknown}; choose among {', '.join(MODES)}")
+            cfg = config.load(args.config, args.overrides)
+            rows = curves.run(cfg, args.seeds, args.out, modes, not args.no_progress,
+                              args.threshold)  # fmt: skip
+            print(curves.markdown(rows, args.threshold), end="")
+            print(f"figure and table saved in {args.out} (curves.png, curves.pdf, table.md)")
         else:
             from jaxbidir.evaluate import evaluate
 

@@ -22,7 +22,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxbidir.config import Config
 from jaxbidir.feedback import make_train
 
-PER_SEED = ("success_rate", "episode_return")
+PER_SEED = ("success_rate", "episode_return", "hint_accuracy")
 
 
 def seed_sharding(num_seeds: int):
@@ -103,7 +103,7 @@ def _lines(metrics: dict, first_update: int) -> list[dict]:
         for name, value in metrics.items():
             line[name] = float(np.mean(value[:, i]))
         line["frames"] = int(metrics["frames"][0, i])
-        for name in PER_SEED:
+        for name in (n for n in PER_SEED if n in metrics):
             line[f"{name}_per_seed"] = [round(float(v), 6) for v in metrics[name][:, i]]
         out.append(line)
     return out
