@@ -49,17 +49,18 @@ def load(out_dir, modes) -> dict:
             json.loads(line)
             for line in (Path(out_dir) / mode / "metrics.jsonl").read_text().splitlines()
         ]
-        per_seed = lambda name: (  # noqa: E731
-            np.array([line[f"{name}_per_seed"] for line in lines]).T
-            if f"{name}_per_seed" in lines[0]
-            else None
-        )
         runs[mode] = {
             "frames": np.array([line["frames"] for line in lines]),
-            "success": per_seed("success_rate"),
-            "hint_accuracy": per_seed("hint_accuracy"),
+            "success": _per_seed(lines, "success_rate"),
+            "hint_accuracy": _per_seed(lines, "hint_accuracy"),
         }
     return runs
+
+
+def _per_seed(lines, name):
+    """f64[S, U] of a per-seed metric from the metrics lines, None when it is not recorded."""
+    key = f"{name}_per_seed"
+    return np.array([line[key] for line in lines]).T if key in lines[0] else None
 
 
 def _interval(scores, statistic, reps=2000):
