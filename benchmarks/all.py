@@ -1,5 +1,5 @@
 """`make bench`: every benchmark in turn (each prints its own table), then one JSON line with
-all their figures: {"envs": {...}, "student": {...}, "teacher": {...}}.
+all their figures: {"envs": {...}, "student": {...}, "teacher": {...}, "feedback": {...}}.
 
     python benchmarks/all.py [names...]   # default: all of them
 """
@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["envs", "student", "teacher"]
+BENCHMARKS = ["envs", "student", "teacher", "feedback"]
 
 
 def main():

@@ -6,10 +6,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tempfile  # noqa: E402
 
-import jax  # noqa: E402
-
-# Tests compile the same programs more than once (a run, then its resume): a per-session
-# persistent compilation cache compiles each once.
-jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="jaxbidir-xla-"))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+# Tests compile the same programs more than once (a run, then its resume; the notebook's kernel):
+# a per-session persistent compilation cache, shared with subprocesses, compiles each once.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxbidir-xla-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
