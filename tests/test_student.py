@@ -10,7 +10,8 @@ from jaxbidir.evaluate import evaluate
 
 # small enough for CI, long enough to learn GoToRedBallNoDists (a random policy succeeds ~35%)
 LEARN = dict(num_envs=32, num_steps=64, total_frames=32 * 64 * 20, log_every=4, checkpoint_every=8)
-TINY = dict(num_envs=8, num_steps=16, total_frames=8 * 16 * 8, log_every=2, checkpoint_every=4)
+TINY = dict(num_envs=8, num_steps=16, hint_every=16, total_frames=8 * 16 * 8, log_every=2,
+            checkpoint_every=4)  # fmt: skip
 
 
 def _metrics(run_dir):
