@@ -72,7 +72,6 @@ def _interval(scores, statistic, reps=2000):
 
 
 def table(runs: dict, threshold=0.9) -> dict:
-    mean = lambda x: np.mean(x)  # noqa: E731  over runs x tasks
     out = {}
     for mode, run in runs.items():
         success, frames = run["success"], run["frames"]
@@ -86,15 +85,15 @@ def table(runs: dict, threshold=0.9) -> dict:
         out[mode] = {
             "seeds": int(success.shape[0]),
             "frames_per_seed": int(frames[-1]),
-            f"frames_to_{threshold}": _interval(first.astype(float), mean),
+            f"frames_to_{threshold}": _interval(first.astype(float), np.mean),
             "seeds_reaching": int(reached.any(1).sum()),
-            "final_success": _interval(success[:, -tail:].mean(1), mean),
-            "auc": _interval(success.mean(1), mean),
+            "final_success": _interval(success[:, -tail:].mean(1), np.mean),
+            "auc": _interval(success.mean(1), np.mean),
         }
         if run["hint_accuracy"] is not None:
             accuracy = run["hint_accuracy"]
-            out[mode]["hint_accuracy_first"] = _interval(accuracy[:, :tail].mean(1), mean)
-            out[mode]["hint_accuracy_final"] = _interval(accuracy[:, -tail:].mean(1), mean)
+            out[mode]["hint_accuracy_first"] = _interval(accuracy[:, :tail].mean(1), np.mean)
+            out[mode]["hint_accuracy_final"] = _interval(accuracy[:, -tail:].mean(1), np.mean)
     return out
 
 

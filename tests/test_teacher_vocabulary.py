@@ -70,7 +70,7 @@ def test_hints_round_trip(tmp_path, kind):
     tokenizer = _tokenizers(tmp_path)[kind]
     bridge = teacher.Bridge.build(tokenizer)
     hints = jax.jit(jax.vmap(envs.subgoal))(_states())
-    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+    width = bridge.hint_length()
     tokens, mask = jax.jit(jax.vmap(lambda h: bridge.target(h, width)))(hints)
     for i in range(len(hints)):
         text = " ".join(L.WORDS[t] for t in np.asarray(hints[i]) if t)
@@ -102,7 +102,7 @@ def test_a_bpe_teacher_runs_end_to_end(tmp_path):
                                 n_head=2, eos_token_id=bridge.eos_id)  # fmt: skip
     model = teacher.GPT2(config, rngs=nnx.Rngs(0))
     states = _states()
-    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+    width = bridge.hint_length()
 
     @jax.jit
     def hints(states, key):

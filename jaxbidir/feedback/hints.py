@@ -50,7 +50,7 @@ def ask_oracle(states: envs.State) -> Asked:
 def make_ask_teacher(graphdef, bridge: Bridge, description_length: int, temperature: float):
     """-> ask(teacher_params, states, key) -> Asked: prompts from the states (mission and the
     description of the view), one batched generation, the hints back in Baby Language."""
-    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1  # pieces of the longest hint + end
+    width = bridge.hint_length()
 
     def ask(params, states: envs.State, key) -> Asked:
         description = jax.vmap(envs.describe, (0, None))(states, description_length)

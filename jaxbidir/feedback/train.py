@@ -98,7 +98,7 @@ def make_train(config: Config) -> Trainer:
         teacher, tokenizer, description_length = load_teacher(config)
         bridge = Bridge.build(tokenizer)
         prompt = bridge.prompt_length(env.mission_length, description_length)
-        width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+        width = bridge.hint_length()
         if prompt + width > teacher.config.n_positions:
             raise ValueError(
                 f"config: the teacher's prompts and hints take {prompt + width} tokens but it has "

@@ -205,7 +205,7 @@ def _tokenise(examples, bridge: Bridge):
     prompt, prompt_mask = jax.jit(jax.vmap(bridge.prompt))(
         examples["mission"], examples["description"]
     )
-    width = envs.HINT_LENGTH * bridge.pieces.shape[1] + 1
+    width = bridge.hint_length()
     target, target_mask = jax.jit(jax.vmap(lambda h: bridge.target(h, width)))(examples["hint"])
     # every prompt is left-padded to the static maximum; drop the columns no prompt uses
     used = int(prompt_mask.sum(1).max())

@@ -135,6 +135,10 @@ class Bridge:
         words = len(TEMPLATE_WORDS) + 2 + mission_length + description_length
         return words * self.pieces.shape[1]
 
+    def hint_length(self, words: int = HINT_LENGTH) -> int:
+        """Teacher tokens of the longest hint of `words` words, with its end token (static)."""
+        return words * self.pieces.shape[1] + 1
+
     def _pack(self, words, length, left_pad):
         """i32[N] words (of `ALL_WORDS`) -> their pieces packed into (i32[length],
         bool[length] real token), left- or right-aligned."""
