@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle")
+MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle", "glam")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Config:
     channels: int = 16  # conv channels
     hidden: int = 64  # actor / critic MLP width
     # feedback between teacher and student (jaxbidir/feedback/)
-    mode: str = "student_only"  # student_only | teacher_frozen | bidirectional | oracle
+    mode: str = "student_only"  # student_only | teacher_frozen | bidirectional | oracle | glam
     hint_every: int = 32  # steps between hints (a divisor of num_steps); also asked on reset
     teacher: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
     description_length: int = 64  # words of the view in the prompt; 0: the teacher's own
@@ -55,6 +55,14 @@ class Config:
     beta: float = 0.1  # temperature of the reward weights softmax(score / beta)
     weight_clip: float = 10.0  # largest weight of one hint (weights average 1)
     kl_coef: float = 0.1  # lambda: weight of KL(teacher || initial teacher) per token
+    # the GLAM baseline, mode glam (jaxbidir/glam/): GLAM's own PPO settings where they differ
+    glam_lm: str = ""  # the policy LM, a GPT-2-family checkpoint directory; "": the shipped teacher
+    glam_lr: float = 1e-6
+    glam_gae_lambda: float = 0.99
+    glam_minibatch_size: int = 64  # rows per PPO step (a divisor of num_envs * num_steps)
+    glam_reward_scale: float = 20.0  # GLAM trains on 20 x the reward
+    glam_train_blocks: int = 0  # fine-tune only the last k blocks (and the value head); 0: all
+    glam_description_length: int = 40  # words of each of the 3 views in the prompt
 
     @property
     def frames_per_update(self) -> int:
@@ -68,17 +76,19 @@ class Config:
         positive = [
             "num_envs", "num_seeds", "total_frames", "log_every", "checkpoint_every",
             "num_steps", "update_epochs", "num_minibatches", "lr", "embed_dim", "channels",
-            "hidden", "hint_every", "teacher_lr", "beta", "weight_clip",
+            "hidden", "hint_every", "teacher_lr", "beta", "weight_clip", "glam_lr",
+            "glam_minibatch_size", "glam_reward_scale", "glam_description_length",
         ]  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
-        for name in ["gamma", "gae_lambda", "clip_eps"]:
+        for name in ["gamma", "gae_lambda", "clip_eps", "glam_gae_lambda"]:
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"config: {name} must be in (0, 1], got {getattr(self, name)!r}")
         for name in [
             "ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed", "seed_batch",
             "description_length", "teacher_temperature", "teacher_batch", "kl_coef",
+            "glam_train_blocks",
         ]:  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
@@ -89,7 +99,12 @@ class Config:
             )
         if self.mode not in MODES:
             raise ValueError(f"config: mode must be one of {', '.join(MODES)}; got {self.mode!r}")
-        if self.num_steps % self.hint_every:
+        if self.mode == "glam" and (self.num_envs * self.num_steps) % self.glam_minibatch_size:
+            raise ValueError(
+                f"config: glam_minibatch_size ({self.glam_minibatch_size}) must divide num_envs "
+                f"* num_steps ({self.num_envs * self.num_steps})"
+            )
+        if self.mode != "glam" and self.num_steps % self.hint_every:
             raise ValueError(
                 f"config: hint_every ({self.hint_every}) must divide num_steps ({self.num_steps}):"
                 f" the hint schedule is static and restarts with every rollout"

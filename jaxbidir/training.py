@@ -20,9 +20,18 @@ import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxbidir.config import Config
-from jaxbidir.feedback import make_train
 
 PER_SEED = ("success_rate", "episode_return", "hint_accuracy")
+
+
+def make_train(config: Config):
+    """The trainer of `config.mode`: GLAM's (`jaxbidir.glam`) or the fused step of the other
+    modes (`jaxbidir.feedback`), with the same interface."""
+    if config.mode == "glam":
+        from jaxbidir.glam import make_train
+    else:
+        from jaxbidir.feedback import make_train
+    return make_train(config)
 
 
 def seed_sharding(num_seeds: int):

@@ -8,9 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from bpe import bpe_tokenizer as _bpe_tokenizer
 from flax import nnx
-from tokenizers import ByteLevelBPETokenizer
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from jaxbidir import envs, teacher
 from jaxbidir.envs import language as L
@@ -25,18 +24,6 @@ def _states(env_id="BabyAI-MixedTrainLocal-v0", n=64):
     for a in jax.random.randint(jax.random.PRNGKey(1), (5, n), 0, 6):
         ts = step(ts, a)  # a few random steps: some agents carry something
     return ts.state
-
-
-def _bpe_tokenizer(tmp_path):
-    """A GPT-2-style byte-level BPE tokenizer small enough that many words take several pieces,
-    saved and opened as a user's checkpoint would be."""
-    text = [" ".join(V.ALL_WORDS[2:])] * 4 + ["the red ball the blue key go to pick up"] * 50
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(text, vocab_size=300, min_frequency=2, special_tokens=["<|endoftext|>"])
-    PreTrainedTokenizerFast(
-        tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>"
-    ).save_pretrained(tmp_path)
-    return AutoTokenizer.from_pretrained(tmp_path)
 
 
 def _tokenizers(tmp_path):

@@ -15,6 +15,7 @@ the upper bound). The teacher is loaded once (`config.teacher`, the shipped one 
 is also the frozen reference of the KL; only in `bidirectional` does each seed carry its own copy.
 """
 
+import functools
 import json
 from pathlib import Path
 from typing import NamedTuple
@@ -35,6 +36,7 @@ from jaxbidir.student.ppo import (
     make_model,
     make_optimizer,
     ppo_epochs,
+    ppo_loss,
 )
 
 from . import hints
@@ -193,9 +195,11 @@ def make_train(config: Config) -> Trainer:
         obs = timestep.observation
         _, last_value, last_value0 = policy(state.params, obs.image, obs.mission)
         adv = gae(rows, last_value, config.gamma, config.gae_lambda)
+        loss = functools.partial(ppo_loss, policy, config, use_hints=use_hints)
         params, opt_state, info = ppo_epochs(
-            policy, tx, config, state.params, state.opt_state, rows, adv, k_perm, use_hints
-        )
+            loss, tx, config.update_epochs, config.num_minibatches,
+            state.params, state.opt_state, rows, adv, k_perm,
+        )  # fmt: skip
         metrics = dict(
             frames=(state.update + 1) * n_steps * n_env,
             **episode_metrics(rows, lengths),

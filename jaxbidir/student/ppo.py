@@ -97,53 +97,68 @@ def gae(rows: Rollout, last_value, gamma: float, lam: float):
     return adv
 
 
-def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_hints=True):
-    """The clipped PPO loss of one minibatch (flat rows) -> (loss, info). Both critics learn
-    the same returns; `value0` never sees the hint."""
-    hint = batch.hint if use_hints else None
-    logits, value, value0 = policy(params, batch.image, batch.mission, hint)
-    log_probs = jax.nn.log_softmax(logits)
+def masked_mean(x, valid):
+    """The mean of x over the valid rows (bool[B])."""
+    w = valid.astype(jnp.float32)
+    return (x * w).sum() / jnp.maximum(w.sum(), 1)
+
+
+def clipped_losses(log_probs, value, batch, adv, targets, clip_eps):
+    """PPO's clipped surrogate and clipped value loss of one minibatch of flat rows (with
+    `action`, `log_prob`, `value`, `valid`) -> dict of the terms. log_probs f32[B, A] of the
+    current policy, value f32[B]."""
+    mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], -1)[:, 0]
-    w = batch.valid.astype(jnp.float32)
-    mean = lambda x: (x * w).sum() / jnp.maximum(w.sum(), 1)  # noqa: E731
-    adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
     ratio = jnp.exp(log_prob - batch.log_prob)
-    clipped = jnp.clip(ratio, 1 - config.clip_eps, 1 + config.clip_eps)
-    policy_loss = -mean(jnp.minimum(ratio * adv, clipped * adv))
-
-    def value_loss(pred, old):
-        pred_clipped = old + jnp.clip(pred - old, -config.clip_eps, config.clip_eps)
-        return 0.5 * mean(jnp.maximum((pred - targets) ** 2, (pred_clipped - targets) ** 2))
-
-    v_loss, v0_loss = value_loss(value, batch.value), value_loss(value0, batch.value0)
-    entropy = mean(-(jnp.exp(log_probs) * log_probs).sum(-1))
-    total = policy_loss + config.vf_coef * (v_loss + v0_loss) - config.ent_coef * entropy
-    approx_kl = mean((ratio - 1) - jnp.log(ratio))
-    return total, dict(
-        policy_loss=policy_loss,
-        value_loss=v_loss,
-        value0_loss=v0_loss,
-        entropy=entropy,
-        approx_kl=approx_kl,
+    clipped = jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps)
+    return dict(
+        policy_loss=-mean(jnp.minimum(ratio * adv, clipped * adv)),
+        value_loss=clipped_value_loss(value, batch.value, targets, batch.valid, clip_eps),
+        entropy=mean(-(jnp.exp(log_probs) * log_probs).sum(-1)),
+        approx_kl=mean((ratio - 1) - jnp.log(ratio)),
     )
 
 
-def ppo_epochs(policy, tx, config: Config, params, opt_state, rows: Rollout, adv, key,
-               use_hints=True):  # fmt: skip
-    """`update_epochs` passes of `num_minibatches` clipped steps over the rollout ->
-    (params, opt_state, info averaged over the steps)."""
+def clipped_value_loss(pred, old, targets, valid, clip_eps):
+    pred_clipped = old + jnp.clip(pred - old, -clip_eps, clip_eps)
+    return 0.5 * masked_mean(
+        jnp.maximum((pred - targets) ** 2, (pred_clipped - targets) ** 2), valid
+    )
+
+
+def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_hints=True):
+    """The student's clipped PPO loss of one minibatch (flat rows) -> (loss, info).
+    Advantages are normalized per minibatch. Both critics learn the same returns; `value0`
+    never sees the hint."""
+    hint = batch.hint if use_hints else None
+    logits, value, value0 = policy(params, batch.image, batch.mission, hint)
+    mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
+    adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
+    info = clipped_losses(jax.nn.log_softmax(logits), value, batch, adv, targets, config.clip_eps)
+    info["value0_loss"] = clipped_value_loss(
+        value0, batch.value0, targets, batch.valid, config.clip_eps
+    )
+    total = (
+        info["policy_loss"]
+        + config.vf_coef * (info["value_loss"] + info["value0_loss"])
+        - config.ent_coef * info["entropy"]
+    )
+    return total, info
+
+
+def ppo_epochs(loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key):
+    """`epochs` passes of `minibatches` clipped steps over the rollout `rows` [T, N, ...] ->
+    (params, opt_state, info averaged over the steps). `loss(params, batch, adv, targets) ->
+    (loss, info)` on flat rows."""
     n_rows = rows.valid.size
     targets = adv + rows.value
     flat = lambda x: x.reshape(n_rows, *x.shape[2:])  # noqa: E731
     data = jax.tree.map(flat, (rows, adv, targets))
-    mb = n_rows // config.num_minibatches
-    loss = lambda p, *batch: ppo_loss(policy, config, p, *batch, use_hints=use_hints)  # noqa: E731
+    mb = n_rows // minibatches
 
     def epoch(carry, k):
         perm = jax.random.permutation(k, n_rows)
-        batches = jax.tree.map(
-            lambda x: x[perm].reshape(config.num_minibatches, mb, *x.shape[1:]), data
-        )
+        batches = jax.tree.map(lambda x: x[perm].reshape(minibatches, mb, *x.shape[1:]), data)
 
         def minibatch(carry, batch):
             params, opt_state = carry
@@ -153,7 +168,7 @@ def ppo_epochs(policy, tx, config: Config, params, opt_state, rows: Rollout, adv
 
         return jax.lax.scan(minibatch, carry, batches)
 
-    keys = jax.random.split(key, config.update_epochs)
+    keys = jax.random.split(key, epochs)
     (params, opt_state), info = jax.lax.scan(epoch, (params, opt_state), keys)
     return params, opt_state, jax.tree.map(jnp.mean, info)
 

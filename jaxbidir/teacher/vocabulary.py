@@ -68,8 +68,8 @@ def _word_hash(pieces) -> int:
 class Bridge:
     """Lookup tables for one teacher tokenizer (a pytree: pass it into jitted code).
 
-    pieces:   i32[W, P] the tokenizer pieces of each word of `ALL_WORDS` (-1 pads; `<pad>` has
-              none, `<eos>` is the tokenizer's end token)
+    pieces:   i32[W, P] the tokenizer pieces of each word of `ALL_WORDS`, then of the extra
+              words (-1 pads; `<pad>` has none, `<eos>` is the tokenizer's end token)
     starts:   bool[V] whether teacher id v opens a new word
     hashes:   u32[N] sorted hashes of the Baby Language words' piece sequences ...
     words:    i32[N] ... and their student ids
@@ -83,8 +83,9 @@ class Bridge:
     pad_id: int = flax.struct.field(pytree_node=False)
 
     @classmethod
-    def build(cls, tokenizer) -> "Bridge":
-        """Read `tokenizer` (a transformers tokenizer) once, on the host."""
+    def build(cls, tokenizer, extra_words=()) -> "Bridge":
+        """Read `tokenizer` (a transformers tokenizer) once, on the host. `extra_words`: words
+        a prompt may use beyond `ALL_WORDS`, with ids that follow theirs (for `pack`)."""
         eos = tokenizer.eos_token_id
         if eos is None:
             raise ValueError(
@@ -93,7 +94,7 @@ class Bridge:
             )
         pad = eos if tokenizer.pad_token_id is None else tokenizer.pad_token_id
         encoded = []
-        for word in ALL_WORDS:
+        for word in (*ALL_WORDS, *extra_words):
             if word == L.PAD:
                 encoded.append([])
             elif word == L.EOS:
@@ -104,7 +105,7 @@ class Bridge:
                     raise ValueError(f"the teacher's tokenizer cannot write the word {word!r}")
                 encoded.append(ids)
         width = max(len(p) for p in encoded)
-        pieces = np.full((len(ALL_WORDS), width), -1, np.int32)
+        pieces = np.full((len(encoded), width), -1, np.int32)
         for i, p in enumerate(encoded):
             pieces[i, : len(p)] = p
 
@@ -139,9 +140,9 @@ class Bridge:
         """Teacher tokens of the longest hint of `words` words, with its end token (static)."""
         return words * self.pieces.shape[1] + 1
 
-    def _pack(self, words, length, left_pad):
-        """i32[N] words (of `ALL_WORDS`) -> their pieces packed into (i32[length],
-        bool[length] real token), left- or right-aligned."""
+    def pack(self, words, length, left_pad):
+        """i32[N] words (ids of `ALL_WORDS`, then the extra words) -> their pieces packed into
+        (i32[length], bool[length] real token), left- or right-aligned."""
         flat = self.pieces[words].reshape(-1)
         keep = flat >= 0
         n = keep.sum()
@@ -158,12 +159,12 @@ class Bridge:
         template = [[GOAL, COLON], mission, [L.VOCAB["."]], description, [HINT, COLON]]
         words = jnp.concatenate([jnp.asarray(part, jnp.int32) for part in template])
         length = self.prompt_length(mission.shape[0], description.shape[0])
-        return self._pack(words, length, left_pad=True)
+        return self.pack(words, length, left_pad=True)
 
     def target(self, hint, length):
         """A Baby Language hint i32[K] -> the teacher's pieces of "<hint> <eos>", right-padded:
         (tokens i32[length], mask bool[length])."""
-        return self._pack(jnp.append(hint, L.EOS_ID), length, left_pad=False)
+        return self.pack(jnp.append(hint, L.EOS_ID), length, left_pad=False)
 
     def hint(self, tokens, mask, length=HINT_LENGTH):
         """The teacher's generated tokens i32[N] (mask bool[N]: generated, up to its end) ->

@@ -1,0 +1,138 @@
+"""The GLAM baseline: its action distribution is the softmax of summed log-probs as transformers'
+PyTorch GPT-2 computes them on the same weights and the same prompt text; it learns."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+from bpe import bpe_tokenizer
+from flax import nnx
+from transformers import AutoTokenizer, GPT2LMHeadModel
+
+from jaxbidir import config as C
+from jaxbidir import envs, glam, teacher, training
+from jaxbidir.envs import language as L
+from jaxbidir.glam.prompt import EXTRA_WORDS, HISTORY
+from jaxbidir.glam.train import load_lm
+
+
+def _words(ids) -> list[str]:
+    return [L.WORDS[t] for t in np.asarray(ids) if t]
+
+
+def _prompt_text(mission, views, actions, seen) -> str:
+    """GLAM's template written out in Python, from the words alone."""
+    names = [" ".join(a) for a in glam.ACTIONS]
+    text = f"possible action of the agent : {' , '.join(names)} goal of the agent :"
+    text += " " + " ".join(_words(mission))
+    present = list(range(HISTORY - 1 - seen, HISTORY))
+    for number, k in enumerate(present):
+        text += f" observation {number} : {' '.join(_words(views[k]))} action {number} :"
+        if k < HISTORY - 1:
+            text += " " + names[int(actions[k])]
+    return text
+
+
+def _bpe_checkpoint(directory):
+    tokenizer = bpe_tokenizer(directory, EXTRA_WORDS)
+    config = teacher.GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=32, n_layer=2,
+                                n_head=2, bos_token_id=tokenizer.eos_token_id,
+                                eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    teacher.save(teacher.GPT2(config, rngs=nnx.Rngs(3)), tokenizer, directory)
+    return str(directory)
+
+
+@pytest.mark.parametrize("kind", ["shipped", "bpe"])
+def test_action_distribution_matches_transformers(tmp_path, kind):
+    """Prompts of real states (with 0, 1 and 2 earlier observations), scored in JAX with the shared
+    KV cache, against transformers scoring each prompt + action string in full."""
+    lm_dir = "" if kind == "shipped" else _bpe_checkpoint(tmp_path / "lm")
+    config = C.load(None, dict(mode="glam", glam_lm=lm_dir, glam_description_length=40))
+    env = envs.make("BabyAI-MixedTrainLocal-v0")
+    lm, tokenizer, prompter = load_lm(config, env.mission_length)
+    if kind == "shipped":  # the template's new words and the longer prompts were added
+        assert lm.config.vocab_size > 57 and lm.config.n_positions > 160
+
+    n, width = 6, config.glam_description_length
+    keys = jax.random.split(jax.random.PRNGKey(0), n * HISTORY)
+    states = jax.vmap(env.reset)(keys).state
+    views = jax.vmap(envs.describe, (0, None))(states, width).reshape(n, HISTORY, width)
+    mission = states.mission[::HISTORY]
+    actions = jax.random.randint(jax.random.PRNGKey(1), (n, HISTORY - 1), 0, 6)
+    seen = jnp.arange(n) % HISTORY
+    prompt, mask = jax.jit(jax.vmap(prompter.prompt))(mission, views, actions, seen)
+    graphdef, params = nnx.split(lm)
+
+    @jax.jit
+    def scores(params, prompt, mask):
+        lm = nnx.merge(graphdef, params)
+        return glam.action_log_probs(lm, prompt, mask, *prompter.candidates())[0]
+
+    log_probs = np.asarray(jax.nn.log_softmax(scores(params, prompt, mask)))
+
+    out = tmp_path / "fitted"
+    teacher.save(lm, tokenizer, out)
+    torch_lm = GPT2LMHeadModel.from_pretrained(out).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    for i in range(n):
+        text = _prompt_text(mission[i], views[i], actions[i], int(seen[i]))
+        ids = tokenizer.encode(" " + text, add_special_tokens=False)
+        assert np.asarray(prompt[i])[np.asarray(mask[i])].tolist() == ids
+        totals = []
+        for words in glam.ACTIONS:
+            action = tokenizer.encode(" " + " ".join(words), add_special_tokens=False)
+            with torch.no_grad():
+                logits = torch_lm(torch.tensor([ids + action])).logits[0].double()
+            token_log_probs = torch.log_softmax(logits[len(ids) - 1 : -1], -1)
+            totals.append(float(token_log_probs[torch.arange(len(action)), action].sum()))
+        expected = torch.log_softmax(torch.tensor(totals), 0).numpy()
+        # the probabilities, and the log-probabilities of the unlikely actions too
+        np.testing.assert_allclose(np.exp(log_probs[i]), np.exp(expected), atol=2e-5)
+        np.testing.assert_allclose(log_probs[i], expected, atol=2e-3, rtol=1e-4)
+
+
+def test_only_the_last_blocks_learn_when_asked(tmp_path):
+    """glam_train_blocks=1: one update changes the last block and the value head, nothing else."""
+    config = C.load(None, _tiny(tmp_path, glam_train_blocks=1, total_frames=64))
+    trainer = training.make_train(config)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    new, _ = jax.jit(trainer.update)(state)
+    changed = jax.tree_util.tree_map_with_path(
+        lambda path, a, b: (jax.tree_util.keystr(path), bool(jnp.any(a != b))),
+        state.params,
+        new.params,
+    )
+    pairs = jax.tree.leaves(changed, is_leaf=lambda x: isinstance(x, tuple))
+    moved = {name for name, diff in pairs if diff}
+    assert any("value_head" in m for m in moved)
+    assert any("'h'][1]" in m for m in moved)
+    assert not any("'h'][0]" in m or "wte" in m or "wpe" in m for m in moved), moved
+
+
+def _tiny(tmp_path, **overrides):
+    """A tiny randomly initialized LM as GLAM's policy (a word-level tokenizer), and a config
+    small enough for a test."""
+    tokenizer = teacher.word_level_tokenizer()
+    lm = teacher.GPT2(
+        teacher.GPT2Config(vocab_size=len(tokenizer), n_positions=192, n_embd=32, n_layer=2,
+                           n_head=2, bos_token_id=tokenizer.eos_token_id,
+                           eos_token_id=tokenizer.eos_token_id),
+        rngs=nnx.Rngs(0),
+    )  # fmt: skip
+    teacher.save(lm, tokenizer, tmp_path / "tiny_lm")
+    return dict(mode="glam", glam_lm=str(tmp_path / "tiny_lm"), num_envs=16, num_steps=16,
+                glam_minibatch_size=64, glam_description_length=32, log_every=4,
+                checkpoint_every=8, **overrides)  # fmt: skip
+
+
+def test_glam_learns_go_to_red_ball(tmp_path):
+    """A short run on the paper's level: the success rate of the last updates is well above the
+    first updates'."""
+    config = C.load(None, _tiny(tmp_path, glam_lr=3e-4, total_frames=16 * 16 * 48))
+    training.run(config, tmp_path / "run", progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    success = np.array([x["success_rate"] for x in lines])
+    assert success[-8:].mean() > success[:8].mean() + 0.2, success
