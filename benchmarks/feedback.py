@@ -20,7 +20,7 @@ MODES = ("student_only", "teacher_frozen", "bidirectional")
 
 def make_update(cfg, seeds, seed_batch):
     """(jitted update of `seeds` seeds, their initial state)."""
-    from jaxbidir.feedback import make_train
+    from jaxbidir.training import make_train
 
     trainer = make_train(cfg)
     state = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), seeds))
@@ -32,12 +32,12 @@ def make_update(cfg, seeds, seed_batch):
     return update, state
 
 
-def rates(base, seeds, repeats, seed_batch):
+def rates(base, seeds, repeats, seed_batch, modes=MODES):
     """{mode: median frames/s} with the modes' timings interleaved."""
     import dataclasses
 
-    runs = {m: make_update(dataclasses.replace(base, mode=m), seeds, seed_batch) for m in MODES}
-    times = {m: [] for m in MODES}
+    runs = {m: make_update(dataclasses.replace(base, mode=m), seeds, seed_batch) for m in modes}
+    times = {m: [] for m in modes}
     for _ in range(repeats):
         for mode, (update, state) in runs.items():
             start = time.perf_counter()

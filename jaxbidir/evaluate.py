@@ -13,8 +13,7 @@ import numpy as np
 
 from jaxbidir import envs
 from jaxbidir.config import Config
-from jaxbidir.feedback import make_train
-from jaxbidir.training import checkpoint_manager, init_seeds, restore, saved_config
+from jaxbidir.training import checkpoint_manager, init_seeds, make_train, restore, saved_config
 
 
 def load_student(checkpoint_dir, seed_index: int = 0):
@@ -26,6 +25,11 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     if manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
     config = Config(**saved_config(manager))
+    if config.mode == "glam":
+        raise ValueError(
+            f"{run_dir} is a glam run: its policy is the language model, not a student; its "
+            f"success rate over training is in {run_dir / 'metrics.jsonl'}"
+        )
     if not 0 <= seed_index < config.num_seeds:
         raise ValueError(
             f"seed_index {seed_index} out of range: the run has {config.num_seeds} seeds"
