@@ -5,7 +5,8 @@
 #   make train     train with the default config (shows progress, writes runs/)
 #   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/)
 #   make curves    every mode on 32 seeds of the paper's level: figure and table in runs/curves
-#                  (CONFIG=name SEEDS=n to change; ARGS for key=value overrides)
+#                  (CONFIG=name SEEDS=n to change; ARGS for key=value overrides;
+#                  MODES=...,glam adds the GLAM baseline, about 100x slower per frame)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
@@ -63,8 +64,10 @@ pretrain-teacher: install
 
 CONFIG ?= gotoredballnodists
 SEEDS ?= 32
+MODES ?= student_only,teacher_frozen,bidirectional,oracle
 curves: install-curves
-	$(BIN)/jaxbidir curves --config $(CONFIG) --seeds $(SEEDS) --out runs/curves-$(CONFIG) $(ARGS)
+	$(BIN)/jaxbidir curves --config $(CONFIG) --seeds $(SEEDS) --modes $(MODES) \
+		--out runs/curves-$(CONFIG) $(ARGS)
 
 test: install-test
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -102,6 +102,17 @@ def trainable(params, train_blocks: int, n_layer: int):
     return jax.tree_util.tree_map_with_path(label, params)
 
 
+def make_optimizer(config: Config, n_layer: int):
+    """GLAM's Adam with gradient clipping, on the parameters `glam_train_blocks` leaves free."""
+    return optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm),
+        optax.multi_transform(
+            {"train": optax.adam(config.glam_lr, eps=1e-5), "frozen": optax.set_to_zero()},
+            lambda p: trainable(p, config.glam_train_blocks, n_layer),
+        ),
+    )
+
+
 def make_train(config: Config) -> Trainer:
     env = make_env(config)
     lm, _, prompter = load_lm(config, env.mission_length)
@@ -109,14 +120,7 @@ def make_train(config: Config) -> Trainer:
     head_graphdef = nnx.split(nnx.eval_shape(lambda: ValueHead(lm.config.n_embd, nnx.Rngs(0))))[0]
     n_env, n_steps, width = config.num_envs, config.num_steps, config.glam_description_length
     minibatches = n_env * n_steps // config.glam_minibatch_size
-    n_layer = lm.config.n_layer
-    tx = optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm),
-        optax.multi_transform(
-            {"train": optax.adam(config.glam_lr, eps=1e-5), "frozen": optax.set_to_zero()},
-            lambda p: trainable(p, config.glam_train_blocks, n_layer),
-        ),
-    )
+    tx = make_optimizer(config, lm.config.n_layer)
     candidates = prompter.candidates()
 
     def policy(params, prompt, prompt_mask):
