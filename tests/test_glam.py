@@ -139,3 +139,12 @@ def test_glam_learns_go_to_red_ball(tmp_path):
     pooled = lambda s: (success[s] * episodes[s]).sum() / episodes[s].sum()  # noqa: E731
     first, last = pooled(slice(0, 10)), pooled(slice(-10, None))
     assert first < 0.3 and last > 0.7, (first, last, success)
+
+
+def test_glam_config_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="glam_lm .* not a Hugging Face checkpoint"):
+        training.make_train(C.load(None, dict(mode="glam", glam_lm=str(tmp_path))))
+    with pytest.raises(ValueError, match="glam_minibatch_size"):
+        C.load(None, dict(mode="glam", num_envs=4, num_steps=10, glam_minibatch_size=64))
+    with pytest.raises(ValueError, match="mode must be one of .*glam"):
+        C.load(None, dict(mode="lamorel"))

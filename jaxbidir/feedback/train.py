@@ -17,7 +17,6 @@ is also the frozen reference of the KL; only in `bidirectional` does each seed c
 
 import functools
 import json
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -67,16 +66,9 @@ class Trainer(NamedTuple):
 
 def load_teacher(config: Config):
     """(GPT2, tokenizer, description length) of the configured teacher."""
-    from jaxbidir.teacher import hf, pretrain
+    from jaxbidir.teacher import pretrain
 
-    directory = Path(config.teacher) if config.teacher else pretrain.DEFAULT_DIR
-    if not (directory / "config.json").exists():
-        raise FileNotFoundError(
-            f"config: teacher {str(directory)!r} is not a Hugging Face checkpoint directory (no "
-            f'config.json); give a directory saved by save_pretrained, or teacher="" for the '
-            f"shipped one"
-        )
-    model, tokenizer = hf.load(directory)
+    model, tokenizer, directory = pretrain.load_configured(config.teacher, "teacher")
     length = config.description_length
     if not length:
         report = directory / "pretrain.json"

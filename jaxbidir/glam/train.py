@@ -17,7 +17,6 @@ Hugging Face checkpoint) or the shipped teacher; words of the template its token
 are added to it, and positions a prompt needs beyond its own are added (`agent.fit_lm`).
 """
 
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -68,18 +67,9 @@ class Turn(NamedTuple):
 def load_lm(config: Config, mission_length: int):
     """(GPT2 fitted to the prompts, its tokenizer with the template's words, Prompter) of the
     configured LM."""
-    from jaxbidir.teacher import hf, pretrain
+    from jaxbidir.teacher import pretrain
 
-    directory = Path(config.glam_lm) if config.glam_lm else pretrain.DEFAULT_DIR
-    if not (directory / "config.json").exists():
-        raise FileNotFoundError(
-            f"config: glam_lm {str(directory)!r} is not a Hugging Face checkpoint directory (no "
-            f'config.json); give a directory saved by save_pretrained, or glam_lm="" for the '
-            f"shipped teacher"
-        )
-    lm, tokenizer = hf.load(directory)
-    if tokenizer is None:
-        raise ValueError(f"config: glam_lm {str(directory)!r} has no tokenizer files")
+    lm, tokenizer, _ = pretrain.load_configured(config.glam_lm, "glam_lm")
     if missing := missing_words(tokenizer):
         tokenizer.add_tokens(missing)
     prompter = Prompter.build(tokenizer, mission_length, config.glam_description_length)

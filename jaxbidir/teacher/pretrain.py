@@ -37,6 +37,24 @@ from .sampling import generate, sequence_log_probs
 from .vocabulary import ALL_WORDS, Bridge, word_level_tokenizer
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+def load_configured(path: str, key: str):
+    """(GPT2, tokenizer) of the checkpoint directory a config's `key` names (`path`), or of the
+    shipped teacher when it is empty; a clear error when it is not a checkpoint."""
+    directory = Path(path) if path else DEFAULT_DIR
+    if not (directory / "config.json").exists():
+        raise FileNotFoundError(
+            f"config: {key} {str(directory)!r} is not a Hugging Face checkpoint directory (no "
+            f'config.json); give a directory saved by save_pretrained, or {key}="" for the '
+            f"shipped teacher"
+        )
+    model, tokenizer = hf.load(directory)
+    if tokenizer is None:
+        raise ValueError(f"config: {key} {str(directory)!r} has no tokenizer files")
+    return model, tokenizer, directory
+
+
 DEFAULT_LEVELS = (
     "BabyAI-GoToRedBallNoDists-v0,BabyAI-GoToLocal-v0,BabyAI-PickupLoc-v0,"
     "BabyAI-PutNextLocal-v0,BabyAI-MixedTrainLocal-v0"
