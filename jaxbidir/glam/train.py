@@ -93,13 +93,14 @@ def trainable(params, train_blocks: int, n_layer: int):
 
 
 def make_optimizer(config: Config, n_layer: int):
-    """GLAM's Adam with gradient clipping, on the parameters `glam_train_blocks` leaves free."""
-    return optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm),
-        optax.multi_transform(
-            {"train": optax.adam(config.glam_lr, eps=1e-5), "frozen": optax.set_to_zero()},
-            lambda p: trainable(p, config.glam_train_blocks, n_layer),
-        ),
+    """GLAM's Adam with gradient clipping, on the parameters `glam_train_blocks` leaves free
+    (the clipping norm is theirs alone)."""
+    learn = optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.glam_lr, eps=1e-5)
+    )
+    return optax.multi_transform(
+        {"train": learn, "frozen": optax.set_to_zero()},
+        lambda p: trainable(p, config.glam_train_blocks, n_layer),
     )
 
 
