@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from jaxbidir.config import MODES
+from jaxbidir.config import FEEDBACK_MODES, MODES
 
 
 def main(argv=None):
@@ -44,7 +44,11 @@ def main(argv=None):
     cur = sub.add_parser("curves", help="every mode on the same seeds: figure and table")
     cur.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
     cur.add_argument("--seeds", type=int, default=32, help="seeds per mode (vmapped)")
-    cur.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    cur.add_argument(
+        "--modes",
+        default=",".join(FEEDBACK_MODES),
+        help=f"comma-separated, among {', '.join(MODES)} (default: all but glam, ~50x slower)",
+    )
     cur.add_argument("--out", default="runs/curves", help="directory for runs, figure, table")
     cur.add_argument("--threshold", type=float, default=0.9, help="success rate to reach")
     cur.add_argument("--no-progress", action="store_true")

@@ -9,7 +9,8 @@ import tomllib
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle", "glam")
+FEEDBACK_MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle")
+MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from jaxbidir import training
-from jaxbidir.config import MODES, Config
+from jaxbidir.config import FEEDBACK_MODES, MODES, Config
 
 
-def run(config: Config, seeds: int, out_dir, modes=MODES, progress=True, threshold=0.9):
+def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True, threshold=0.9):
     out_dir = Path(out_dir)
     for mode in modes:
         cfg = dataclasses.replace(config, mode=mode, num_seeds=seeds)
