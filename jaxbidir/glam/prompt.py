@@ -53,6 +53,9 @@ def _action_words() -> np.ndarray:
     return out
 
 
+_ACTION_WORDS = _action_words()
+
+
 _HEAD = _ids(
     "possible action of the agent : "
     + " , ".join(" ".join(a) for a in ACTIONS)
@@ -103,7 +106,7 @@ class Prompter:
         after each but the last; seen i32 how many observations before the current one belong
         to this episode -> (tokens i32[P], mask bool[P]), left-padded. vmap over a batch."""
         skipped = HISTORY - 1 - jnp.minimum(seen, HISTORY - 1)  # older slots not in this episode
-        action_words = jnp.asarray(_action_words())[actions]  # [HISTORY - 1, 2]
+        action_words = jnp.asarray(_ACTION_WORDS)[actions]  # [HISTORY - 1, 2]
         parts = [jnp.asarray(_HEAD), mission]
         for k in range(HISTORY):
             number = jnp.asarray(_NUMBER)[jnp.maximum(k - skipped, 0)]
@@ -118,6 +121,6 @@ class Prompter:
 
     def candidates(self):
         """The action strings in the model's tokens, right-padded: (i32[6, A], bool[6, A])."""
-        words = jnp.asarray(_action_words())
+        words = jnp.asarray(_ACTION_WORDS)
         packed = [self.bridge.pack(w, self.candidate_length, left_pad=False) for w in words]
         return jnp.stack([t for t, _ in packed]), jnp.stack([m for _, m in packed])
