@@ -12,7 +12,8 @@ a killed `curves` resumes where it stopped; a finished mode is not run again). T
   many seeds got there), final success (the last tenth of the updates), and the area under the
   success curve (its mean over training), each the mean over seeds with its 95% interval.
   A seed reaches the threshold at the last of the first 3 consecutive updates whose mean
-  success is at or above it.
+  success is at or above it. With both `bidirectional` and `teacher_frozen`, the table adds the
+  difference of their final hint accuracies, paired by seed, with its interval.
 """
 
 import dataclasses
@@ -94,6 +95,12 @@ def table(runs: dict, threshold=0.9) -> dict:
             accuracy = run["hint_accuracy"]
             out[mode]["hint_accuracy_first"] = _interval(accuracy[:, :tail].mean(1), np.mean)
             out[mode]["hint_accuracy_final"] = _interval(accuracy[:, -tail:].mean(1), np.mean)
+    if {"bidirectional", "teacher_frozen"} <= runs.keys():
+        # paired by seed (every mode runs the same seeds): what the student's scores taught the
+        # teacher, beyond the drift of a frozen teacher's accuracy as the visited states change
+        final = lambda mode: runs[mode]["hint_accuracy"][:, -tail:].mean(1)  # noqa: E731
+        gain = final("bidirectional") - final("teacher_frozen")
+        out["bidirectional"]["hint_accuracy_gain"] = _interval(gain, np.mean)
     return out
 
 
@@ -115,6 +122,11 @@ def markdown(rows: dict, threshold=0.9) -> str:
             f"| {mode} | {r['seeds']} | {frames(r[f'frames_to_{threshold}'])} "
             f"({r['seeds_reaching']}/{r['seeds']}) | {fmt(r['final_success'])} "
             f"| {fmt(r['auc'])} | {acc} |"
+        )
+    if "hint_accuracy_gain" in rows.get("bidirectional", {}):
+        out.append(
+            "\nFinal hint accuracy, bidirectional minus teacher_frozen, paired by seed: "
+            f"{fmt(rows['bidirectional']['hint_accuracy_gain'])}"
         )
     return "\n".join(out) + "\n"
 
