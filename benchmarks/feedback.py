@@ -44,6 +44,7 @@ def rates(base, seeds, repeats, seed_batch, modes=MODES):
             state = jax.block_until_ready(update(state)[0])
             times[mode].append(time.perf_counter() - start)
             runs[mode] = (update, state)
+            print(f"  {seeds} seeds, {mode}: {times[mode][-1]:.1f} s", flush=True)
     frames = seeds * base.frames_per_update
     return {m: frames / statistics.median(t) for m, t in times.items()}
 

@@ -73,7 +73,7 @@ def _interval(scores, statistic, reps=2000):
 
 
 def table(runs: dict, threshold=0.9) -> dict:
-    out = {}
+    out, final_accuracy = {}, {}
     for mode, run in runs.items():
         success, frames = run["success"], run["frames"]
         # reached: the mean of 3 consecutive updates (one update's rate rests on few episodes)
@@ -94,12 +94,12 @@ def table(runs: dict, threshold=0.9) -> dict:
         if run["hint_accuracy"] is not None:
             accuracy = run["hint_accuracy"]
             out[mode]["hint_accuracy_first"] = _interval(accuracy[:, :tail].mean(1), np.mean)
-            out[mode]["hint_accuracy_final"] = _interval(accuracy[:, -tail:].mean(1), np.mean)
-    if {"bidirectional", "teacher_frozen"} <= runs.keys():
+            final_accuracy[mode] = accuracy[:, -tail:].mean(1)
+            out[mode]["hint_accuracy_final"] = _interval(final_accuracy[mode], np.mean)
+    if {"bidirectional", "teacher_frozen"} <= final_accuracy.keys():
         # paired by seed (every mode runs the same seeds): what the student's scores taught the
         # teacher, beyond the drift of a frozen teacher's accuracy as the visited states change
-        final = lambda mode: runs[mode]["hint_accuracy"][:, -tail:].mean(1)  # noqa: E731
-        gain = final("bidirectional") - final("teacher_frozen")
+        gain = final_accuracy["bidirectional"] - final_accuracy["teacher_frozen"]
         out["bidirectional"]["hint_accuracy_gain"] = _interval(gain, np.mean)
     return out
 
