@@ -2,8 +2,12 @@
 `student_only` on the same config and batch (goal: at most 2x the time), in one process, timings
 interleaved; then the same with many seeds vmapped.
 
-    python benchmarks/feedback.py [--config NAME] [--seeds 1 256] [--seed-batch 64]
+    python benchmarks/feedback.py [--config NAME] [--seeds 1 256] [--seed-batch 8]
                                   [--repeats 3] [key=value ...]
+
+Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `seed_batch`: the
+teacher's update holds about 0.5 GB of activations per seed (64 hints of ~128 tokens, forward
+and backward), so 64 seeds at once do not fit in 24 GB.
 
 Prints a table; the last line is one JSON object with the figures.
 """
@@ -53,7 +57,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 256])
-    parser.add_argument("--seed-batch", type=int, default=64)
+    parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args()
