@@ -69,8 +69,11 @@ curves: install-curves
 	$(BIN)/jaxbidir curves --config $(CONFIG) --seeds $(SEEDS) --modes $(MODES) \
 		--out runs/curves-$(CONFIG) $(ARGS)
 
+# test files run in parallel processes (most tests are compile-bound and XLA compiles on one
+# core); a file's tests stay together to share its compiled programs
+TEST_WORKERS ?= 2
 test: install-test
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 bench: install-test
 	$(BIN)/python benchmarks/all.py $(ARGS)
