@@ -1,6 +1,7 @@
 """Student training throughput, in one run: frames/s against the number of vmapped seeds, peak
 memory, the ratio to a random-action rollout at the same batch, and the wall-clock to 0.95
-success on GoToRedBallNoDists for one seed, compile included.
+success on GoToRedBallNoDists for one seed, compile included; and the cost of the non-finite
+guard (`check_finite`), with and without it timed alternately at 64 seeds.
 
     python benchmarks/student.py [--seeds 1 64 256 1024] [--num-envs 16] [--num-steps 32]
                                  [--seed-batch 0]
@@ -10,6 +11,7 @@ resident peak so far (seeds run in increasing order, so it is the peak of the la
 """
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -46,6 +48,27 @@ def training_rate(cfg, seeds, repeats, seed_batch=0):
         update = jax.jit(jax.vmap(trainer.update))
     seconds = timed(update, state, repeats)
     return seeds * cfg.frames_per_update / seconds
+
+
+def guard_cost(cfg, seeds, repeats):
+    """The non-finite guard's cost: median seconds of one update of `seeds` vmapped seeds with
+    `check_finite` over the same without, timed alternately in this process."""
+    from jaxbidir.feedback import make_train
+
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    updates, states = {}, {}
+    for check in (True, False):
+        trainer = make_train(dataclasses.replace(cfg, check_finite=check))
+        states[check] = jax.jit(jax.vmap(trainer.init))(keys)
+        updates[check] = jax.jit(jax.vmap(trainer.update))
+        jax.block_until_ready(updates[check](states[check]))  # compile
+    times = {True: [], False: []}
+    for _ in range(repeats):
+        for check in (True, False):
+            start = time.perf_counter()
+            states[check] = jax.block_until_ready(updates[check](states[check]))[0]
+            times[check].append(time.perf_counter() - start)
+    return statistics.median(times[True]) / statistics.median(times[False]) - 1
 
 
 def random_rate(cfg, batch, repeats):
@@ -129,6 +152,8 @@ def main():
         f"GoToRedBallNoDists to 0.95 success (1 seed, default config): {frames} frames, "
         f"{seconds:.1f} s including compile"
     )
+    guard = guard_cost(cfg, 64, max(5, args.repeats))
+    print(f"non-finite guard (check_finite), 64 seeds: {100 * guard:+.2f}% time per update")
     per_frame = {r["seeds"]: 1 / r["train_frames_per_s"] for r in rows}
     result = {
         "device": jax.devices()[0].device_kind,
@@ -138,6 +163,7 @@ def main():
         "rows": rows,
         "solve_frames": frames,
         "solve_seconds_with_compile": round(seconds, 1),
+        "nonfinite_guard_cost": round(guard, 4),
     }
     if 64 in per_frame and max(per_frame) > 64:
         result["per_frame_cost_largest_over_64"] = round(

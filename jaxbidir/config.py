@@ -1,4 +1,5 @@
-"""Experiment configs: one typed dataclass, read from TOML files in `configs/`, checked on load.
+"""Experiment configs: one typed dataclass, read from TOML files (`configs/`, shipped inside the
+package as `jaxbidir.configs`), checked on load.
 
 An unknown key, a value of the wrong type or out of range is an error that names the key and
 says what is allowed. Command-line overrides are `key=value` strings, typed by the field.
@@ -6,9 +7,21 @@ says what is allowed. Command-line overrides are `key=value` strings, typed by t
 
 import dataclasses
 import tomllib
+from importlib import resources
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+def shipped_configs() -> dict:
+    """{name: file} of the configs shipped with the package: the repository's top-level
+    `configs/*.toml`, installed as the package data `jaxbidir.configs` (importlib.resources
+    files, readable from a wheel as from a checkout)."""
+    try:
+        folder = resources.files("jaxbidir.configs")
+    except ModuleNotFoundError:  # run from a checkout that was never installed
+        folder = Path(__file__).resolve().parent.parent / "configs"
+    return {f.name.removesuffix(".toml"): f for f in folder.iterdir() if f.name.endswith(".toml")}
+
+
 FEEDBACK_MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle")
 MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
 
@@ -29,6 +42,7 @@ class Config:
     total_frames: int = 262_144  # environment steps per seed
     log_every: int = 4  # updates per jitted chunk: one metrics line and progress tick each
     checkpoint_every: int = 16  # updates between checkpoints (a multiple of log_every)
+    check_finite: bool = True  # stop on a NaN or Inf in losses, gradients or parameters
     # PPO (PureJaxRL's defaults where BabyAI does not ask otherwise)
     num_steps: int = 64  # rollout length per update
     update_epochs: int = 4
@@ -160,14 +174,17 @@ def load(path: str | Path | None = None, overrides: list[str] | dict | None = No
     or another one, such as the teacher's pretraining config)."""
     values = {}
     if path is not None:
-        file = Path(path)
-        if not file.exists() and (CONFIG_DIR / f"{path}.toml").exists():
-            file = CONFIG_DIR / f"{path}.toml"
-        if not file.exists():
-            known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+        file, shipped = Path(path), shipped_configs()
+        if not file.exists() and str(path) in shipped:
+            file = shipped[str(path)]
+        if not file.is_file():
+            known = ", ".join(sorted(shipped))
             raise FileNotFoundError(f"no config file {str(path)!r}; the shipped ones: {known}")
-        with open(file, "rb") as f:
-            values = {k: _typed(cls, k, v, str(file)) for k, v in tomllib.load(f).items()}
+        try:
+            table = tomllib.loads(file.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{file} is not valid TOML: {error}") from None
+        values = {k: _typed(cls, k, v, str(file)) for k, v in table.items()}
     if isinstance(overrides, dict):
         overrides = [f"{k}={v}" for k, v in overrides.items()]
     for item in overrides or []:

@@ -46,10 +46,7 @@ def load(out_dir, modes) -> dict:
     """{mode: {"frames": i64[U], "success": f64[S,U], "hint_accuracy": f64[S,U] or None}}."""
     runs = {}
     for mode in modes:
-        lines = [
-            json.loads(line)
-            for line in (Path(out_dir) / mode / "metrics.jsonl").read_text().splitlines()
-        ]
+        lines = training.read_metrics(Path(out_dir) / mode / "metrics.jsonl")
         runs[mode] = {
             "frames": np.array([line["frames"] for line in lines]),
             "success": _per_seed(lines, "success_rate"),

@@ -13,14 +13,23 @@ import numpy as np
 
 from jaxbidir import envs
 from jaxbidir.config import Config
-from jaxbidir.training import checkpoint_manager, init_seeds, make_train, restore, saved_config
+from jaxbidir.training import (
+    checkpoint_manager,
+    init_seeds,
+    make_train,
+    restore_newest_good,
+    saved_config,
+)
 
 
 def load_student(checkpoint_dir, seed_index: int = 0):
-    """(trainer, params of one seed) from a run directory (or its `checkpoints/`)."""
+    """(trainer, params of one seed) from a run directory (or its `checkpoints/`): of its newest
+    checkpoint that restores; one damaged on disk is named in a warning and left in place."""
     run_dir = Path(checkpoint_dir)
     if run_dir.name == "checkpoints":
         run_dir = run_dir.parent
+    if not (run_dir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
     manager = checkpoint_manager(run_dir)
     if manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
@@ -35,7 +44,7 @@ def load_student(checkpoint_dir, seed_index: int = 0):
             f"seed_index {seed_index} out of range: the run has {config.num_seeds} seeds"
         )
     trainer = make_train(config)
-    state, _ = restore(manager, init_seeds(trainer, config)[0])
+    state, _, _ = restore_newest_good(manager, init_seeds(trainer, config)[0])
     return trainer, jax.tree.map(lambda x: x[seed_index], state.params)
 
 

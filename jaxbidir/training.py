@@ -7,10 +7,14 @@ Layout of `out_dir`: `config.json`, `metrics.jsonl` (one line per update: means 
 each seed's success rate and return), `tb/` (TensorBoard), `checkpoints/<update>/` (orbax:
 every seed's student, optimizer, environments, RNG and update count, with the config), and
 `summary.json` at the end. A run killed at any point resumes from its last checkpoint with
-`resume=True` and writes the same metrics as a run never interrupted.
+`resume=True` and writes the same metrics as a run never interrupted; a checkpoint damaged on
+disk is reported in one line, set aside and skipped for the one before it
+(`restore_newest_good`), and a metrics line cut by the kill is dropped (`read_metrics`).
 """
 
 import json
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -19,9 +23,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxbidir import nonfinite
 from jaxbidir.config import Config
 
-PER_SEED = ("success_rate", "episode_return", "hint_accuracy")
+PER_SEED = ("success_rate", "episode_return", "episodes", "hint_accuracy")
 
 
 def make_train(config: Config):
@@ -44,11 +49,18 @@ def seed_sharding(num_seeds: int):
 
 
 def init_seeds(trainer, config: Config):
-    """RunnerState with a leading seed axis, placed on the devices."""
+    """RunnerState with a leading seed axis, placed on the devices. Like a state restored from a
+    checkpoint, it is committed to them and has no weak types: a resumed run then runs the very
+    program of a fresh one (also found in the persistent compilation cache, not compiled again)."""
     keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
     sharding = seed_sharding(config.num_seeds)
-    init = jax.jit(jax.vmap(trainer.init), out_shardings=sharding)
-    return init(keys), sharding
+    placed = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def init(keys):  # convert_element_type drops a weak type, and is a no-op otherwise
+        state = jax.vmap(trainer.init)(keys)
+        return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), state)
+
+    return jax.jit(init, out_shardings=placed)(keys), sharding
 
 
 def make_chunk(trainer, length: int, sharding, seed_batch: int = 0):
@@ -85,8 +97,21 @@ def save(manager, state, config: Config):
 
 
 def saved_config(manager, step=None) -> dict:
-    """The config saved with checkpoint `step` (default: the latest), without the state."""
-    step = manager.latest_step() if step is None else step
+    """The config saved with checkpoint `step`, without the state. By default that of the newest
+    checkpoint whose config reads: one whose config is damaged is skipped silently here, and
+    reported by `restore_newest_good`, which reads it again with the state."""
+    if step is not None:
+        return _restore_config(manager, step)
+    damaged = []
+    for step in sorted(manager.all_steps(), reverse=True):
+        try:
+            return _restore_config(manager, step)
+        except Exception as error:  # orbax, tensorstore and json raise all kinds
+            damaged.append(_damaged(manager, step, error))
+    raise _none_restores(manager, damaged)
+
+
+def _restore_config(manager, step) -> dict:
     return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
 
 
@@ -100,6 +125,132 @@ def restore(manager, abstract_state, step=None):
         ),
     )
     return out.state, out.config
+
+
+def restore_newest_good(manager, abstract_state, set_aside: bool = False):
+    """(state, saved config dict, step) of the newest checkpoint that restores.
+
+    Orbax writes a checkpoint atomically, but a disk can still damage it afterwards (a file cut
+    by a full disk or a copy, a file lost, garbage in a metadata file), and orbax then fails with
+    pages of TensorStore errors. Here each checkpoint that fails to restore, newest first, is
+    skipped for the one before it and reported in one line on stderr. It is never deleted: with
+    `set_aside` (a run about to save checkpoints again) its directory is renamed
+    `<step>.damaged`, which orbax does not take for a step, so that neither its `max_to_keep`
+    clean-up deletes it nor a new save of that step collides with it.
+    Raises FileNotFoundError when there is no checkpoint, ValueError when none restores."""
+    damaged = []
+    for step in sorted(manager.all_steps(), reverse=True):
+        try:
+            state, config = restore(manager, abstract_state, step)
+        except Exception as error:  # orbax, tensorstore and json raise all kinds
+            damaged.append(_damaged(manager, step, error))
+            continue
+        for bad, reason in damaged:
+            where = _step_dir(manager, bad)
+            kept = f"moved aside to {_set_aside(where)}" if set_aside else "left in place"
+            print(
+                f"warning: checkpoint {bad} in {where} is damaged ({reason}); {kept}; "
+                f"using checkpoint {step}, the newest good one",
+                file=sys.stderr,
+                flush=True,
+            )
+        if set_aside and damaged:
+            manager.reload()  # forget the steps set aside
+        return state, config, step
+    raise _none_restores(manager, damaged)
+
+
+def _step_dir(manager, step) -> Path:
+    return Path(str(manager.directory)) / str(step)
+
+
+def _damaged(manager, step, error: BaseException) -> tuple[int, str]:
+    """(step, why it failed to restore in one short line: the first line of the error's root
+    cause, TensorStore's own message, without the checkpoint's directory). The reports that the
+    reads orbax abandoned make later are dropped (`_drop_reports_of_abandoned_reads`)."""
+    where = f"{_step_dir(manager, step)}/"
+    _ABANDONED_READS.add(where)
+    if len(_ABANDONED_READS) == 1:
+        _drop_reports_of_abandoned_reads()
+    while error.__cause__ is not None:
+        error = error.__cause__
+    first = next((line for line in str(error).splitlines() if line.strip()), "")
+    first = first.replace(where, "")
+    if len(first) > 200:
+        first = first[:200] + "..."
+    return step, f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+_ABANDONED_READS = set()  # directories of checkpoints that failed to restore, with a "/"
+
+
+def _drop_reports_of_abandoned_reads():
+    """Orbax reads a checkpoint's arrays concurrently, in an event loop of its own that it closes
+    at the first read that fails. Each read still in flight then reports, as it ends, "Event
+    loop is closed" (an unraisable exception in a TensorStore thread), or its error when its
+    coroutine or future is collected (an unraisable exception, or asyncio's "exception was never
+    retrieved" log): hundreds of tracebacks, at any time later, repeating the line that reported
+    the damaged checkpoint. From the first failure on, this process drops those reports; any
+    other passes."""
+    previous = sys.unraisablehook
+
+    def about_abandoned(text: str) -> bool:
+        return any(where in text for where in _ABANDONED_READS)
+
+    def hook(unraisable):
+        error, tb = unraisable.exc_value, unraisable.exc_traceback
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        closed_loop = (
+            isinstance(error, RuntimeError)
+            and str(error) == "Event loop is closed"
+            and tb is not None
+            and tb.tb_frame.f_code.co_name == "_check_closed"
+        )
+        if not (closed_loop or about_abandoned(str(error))):
+            previous(unraisable)
+
+    def keep(record: logging.LogRecord) -> bool:
+        text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
+        return not about_abandoned(text)
+
+    sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(keep)
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged step directory `<step>.damaged` (`.damaged-2`, ... when taken)."""
+    aside, n = path.with_name(f"{path.name}.damaged"), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.damaged-{n}")
+    path.rename(aside)
+    return aside
+
+
+def _none_restores(manager, damaged) -> Exception:
+    directory = Path(str(manager.directory))
+    if not damaged:
+        return FileNotFoundError(f"no checkpoint in {directory}")
+    found = "; ".join(f"checkpoint {step} ({reason})" for step, reason in damaged)
+    return ValueError(f"no checkpoint in {directory} restores, all are damaged: {found}")
+
+
+def read_metrics(path) -> list[dict]:
+    """The records of a run's `metrics.jsonl` ([] when there is none). A line is whole when it
+    ends in a newline: a run killed while writing leaves its last line cut, which is dropped
+    (a resumed run writes that update again)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    *whole, _cut = path.read_text().split("\n")
+    records = []
+    for number, line in enumerate(whole, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not a JSON record ({error})") from None
+    return records
 
 
 def _lines(metrics: dict, first_update: int) -> list[dict]:
@@ -140,18 +291,16 @@ def run(
     done = 0
     metrics_path = out_dir / "metrics.jsonl"
     if resume and manager.latest_step() is not None:
-        state, saved = restore(manager, state)
+        # the config first: a state of other shapes would not restore, and look damaged
+        saved = saved_config(manager)
         if saved != config.to_dict():
             diff = {k: (saved.get(k), v) for k, v in config.to_dict().items() if saved.get(k) != v}
             raise ValueError(f"--resume with a different config (saved, now): {diff}")
+        state, _, _ = restore_newest_good(manager, state, set_aside=True)
         done = int(np.asarray(state.update).ravel()[0])
         # lines written after the checkpoint are written again, identically
-        kept = [
-            line
-            for line in (metrics_path.read_text().splitlines() if metrics_path.exists() else [])
-            if json.loads(line)["update"] <= done
-        ]
-        metrics_path.write_text("".join(line + "\n" for line in kept))
+        kept = [line for line in read_metrics(metrics_path) if line["update"] <= done]
+        metrics_path.write_text("".join(json.dumps(line) + "\n" for line in kept))
     elif metrics_path.exists():
         metrics_path.unlink()
     (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -175,7 +324,10 @@ def run(
                 length = min(config.log_every, total - done)
                 if length not in chunks:
                     chunks[length] = make_chunk(trainer, length, sharding, config.seed_batch)
-                state, metrics = chunks[length](state)
+                # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
+                new_state, metrics = chunks[length](state)
+                if "nonfinite" in metrics:  # raised before this chunk's state can be saved
+                    nonfinite.check(metrics.pop("nonfinite"), done, out_dir)
                 lines = _lines(metrics, done)  # waits for the chunk
                 compile_s = compile_s if compile_s is not None else time.perf_counter() - t0
                 for line in lines:
@@ -185,7 +337,7 @@ def run(
                             writer.add_scalar(name, value, line["frames"])
                     last = line
                 log.flush()
-                done += length
+                state, done = new_state, done + length
                 bar.update(length * config.frames_per_update)
                 if stop_after is not None and done >= stop_after:
                     return {"stopped_after": done}

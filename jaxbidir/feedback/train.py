@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxbidir import envs
+from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
 from jaxbidir.student.ppo import (
     Rollout,
@@ -190,8 +190,11 @@ def make_train(config: Config) -> Trainer:
         loss = functools.partial(ppo_loss, policy, config, use_hints=use_hints)
         params, opt_state, info = ppo_epochs(
             loss, tx, config.update_epochs, config.num_minibatches,
-            state.params, state.opt_state, rows, adv, k_perm,
+            state.params, state.opt_state, rows, adv, k_perm, config.check_finite,
         )  # fmt: skip
+        bad = {}
+        if config.check_finite:
+            info, bad = nonfinite.ppo_checks(info, params)
         metrics = dict(
             frames=(state.update + 1) * n_steps * n_env,
             **episode_metrics(rows, lengths),
@@ -216,6 +219,14 @@ def make_train(config: Config) -> Trainer:
             updates, t_opt = t_tx.update(grads, learner.opt_state, learner.params)
             learner = TeacherState(optax.apply_updates(learner.params, updates), t_opt)
             metrics.update(t_info)
+            if config.check_finite:
+                bad.update(
+                    teacher_loss=nonfinite.any_nonfinite(t_info),
+                    teacher_gradients=nonfinite.any_nonfinite(grads),
+                    teacher_parameters=nonfinite.any_nonfinite(learner.params),
+                )
+        if config.check_finite:
+            metrics["nonfinite"] = nonfinite.flags(bad)
         new = RunnerState(params, opt_state, timestep, key, state.update + 1, learner)
         return new, metrics
 

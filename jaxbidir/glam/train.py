@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxbidir import envs
+from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
 from jaxbidir.feedback.train import Trainer
 from jaxbidir.student.ppo import clipped_losses, episode_metrics, gae, make_env, ppo_epochs
@@ -186,13 +186,17 @@ def make_train(config: Config) -> Trainer:
         adv = gae(scaled, last_value, config.gamma, config.glam_gae_lambda)
         params, opt_state, info = ppo_epochs(
             loss, tx, config.update_epochs, minibatches,
-            state.params, state.opt_state, scaled, adv, k_perm,
+            state.params, state.opt_state, scaled, adv, k_perm, config.check_finite,
         )  # fmt: skip
+        if config.check_finite:  # the LM is the student here
+            info, bad = nonfinite.ppo_checks(info, params)
         metrics = dict(
             frames=(state.update + 1) * n_steps * n_env,
             **episode_metrics(rows, lengths),
             **info,
         )
+        if config.check_finite:
+            metrics["nonfinite"] = nonfinite.flags(bad)
         new = GlamState(params, opt_state, timestep, memory, key, state.update + 1)
         return new, metrics
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from jaxbidir import envs
+from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
 
 from .model import ActorCritic
@@ -146,10 +146,13 @@ def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_h
     return total, info
 
 
-def ppo_epochs(loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key):
+def ppo_epochs(
+    loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key, check_finite=False
+):
     """`epochs` passes of `minibatches` clipped steps over the rollout `rows` [T, N, ...] ->
     (params, opt_state, info averaged over the steps). `loss(params, batch, adv, targets) ->
-    (loss, info)` on flat rows."""
+    (loss, info)` on flat rows. With `check_finite`, info["nonfinite_gradients"] > 0 when some
+    step's gradients held a NaN or an Inf."""
     n_rows = rows.valid.size
     targets = adv + rows.value
     flat = lambda x: x.reshape(n_rows, *x.shape[2:])  # noqa: E731
@@ -163,6 +166,8 @@ def ppo_epochs(loss, tx, epochs: int, minibatches: int, params, opt_state, rows,
         def minibatch(carry, batch):
             params, opt_state = carry
             grads, info = jax.grad(loss, has_aux=True)(params, *batch)
+            if check_finite:
+                info = {**info, "nonfinite_gradients": nonfinite.any_nonfinite(grads)}
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), info
 

@@ -34,7 +34,7 @@ from ..envs import language as L
 from . import hf
 from .model import GPT2, GPT2Config
 from .sampling import generate, sequence_log_probs
-from .vocabulary import ALL_WORDS, Bridge, word_level_tokenizer
+from .vocabulary import ALL_WORDS, Bridge, encode_words, word_level_tokenizer
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "pretrained"
 
@@ -52,6 +52,20 @@ def load_configured(path: str, key: str):
     model, tokenizer = hf.load(directory)
     if tokenizer is None:
         raise ValueError(f"config: {key} {str(directory)!r} has no tokenizer files")
+    tokenizer_file = next(
+        (directory / n for n in ("tokenizer.json", "vocab.json") if (directory / n).exists()),
+        directory / "tokenizer_config.json",
+    )
+    if len(tokenizer) > model.config.vocab_size:
+        raise ValueError(
+            f"{tokenizer_file}: the tokenizer has {len(tokenizer)} tokens but the weights "
+            f"({directory / 'config.json'}: vocab_size {model.config.vocab_size}) have fewer "
+            f"embeddings: the tokenizer and the weights do not belong together"
+        )
+    try:
+        encode_words(tokenizer, ALL_WORDS)
+    except ValueError as error:
+        raise ValueError(f"{tokenizer_file}: {error}") from None
     return model, tokenizer, directory
 
 

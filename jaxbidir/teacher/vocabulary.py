@@ -53,6 +53,32 @@ def word_level_tokenizer():
     )
 
 
+def encode_words(tokenizer, words) -> list[list[int]]:
+    """Each word's tokenizer pieces as it appears inside a sentence (after a space; `<pad>`: none,
+    `<eos>`: the tokenizer's end). A clear error for a word the tokenizer cannot write."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError(
+            f"the teacher's tokenizer ({type(tokenizer).__name__}) has no eos_token: a hint "
+            f"needs an end; set tokenizer.eos_token"
+        )
+    encoded = []
+    for word in words:
+        if word == L.PAD:
+            encoded.append([])
+        elif word == L.EOS:
+            encoded.append([eos])
+        else:
+            ids = tokenizer.encode(" " + word, add_special_tokens=False)
+            if not ids or tokenizer.unk_token_id in ids:
+                raise ValueError(
+                    f"the teacher's tokenizer cannot write the Baby Language word {word!r}; a "
+                    f"teacher's tokenizer must spell every word of jaxbidir.envs.language.WORDS"
+                )
+            encoded.append(ids)
+    return encoded
+
+
 def _powers(n: int) -> np.ndarray:
     """u32[n]: BASE^j mod 2^32."""
     return np.array([pow(_HASH_BASE, j, 2**32) for j in range(n)], np.uint32)
@@ -86,24 +112,9 @@ class Bridge:
     def build(cls, tokenizer, extra_words=()) -> "Bridge":
         """Read `tokenizer` (a transformers tokenizer) once, on the host. `extra_words`: words
         a prompt may use beyond `ALL_WORDS`, with ids that follow theirs (for `pack`)."""
+        encoded = encode_words(tokenizer, (*ALL_WORDS, *extra_words))
         eos = tokenizer.eos_token_id
-        if eos is None:
-            raise ValueError(
-                f"the teacher's tokenizer ({type(tokenizer).__name__}) has no eos_token: a hint "
-                f"needs an end; set tokenizer.eos_token"
-            )
         pad = eos if tokenizer.pad_token_id is None else tokenizer.pad_token_id
-        encoded = []
-        for word in (*ALL_WORDS, *extra_words):
-            if word == L.PAD:
-                encoded.append([])
-            elif word == L.EOS:
-                encoded.append([eos])
-            else:
-                ids = tokenizer.encode(" " + word, add_special_tokens=False)
-                if not ids or ids == [tokenizer.unk_token_id]:
-                    raise ValueError(f"the teacher's tokenizer cannot write the word {word!r}")
-                encoded.append(ids)
         width = max(len(p) for p in encoded)
         pieces = np.full((len(encoded), width), -1, np.int32)
         for i, p in enumerate(encoded):

@@ -1,0 +1,68 @@
+"""A NaN or Inf in any seed's losses, gradients or parameters stops the run with a message naming
+the update, the seed and the quantity, and leaves the last good checkpoint as the latest."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbidir import config, nonfinite, training
+
+TINY = dict(num_envs=8, num_steps=16, hint_every=16, total_frames=8 * 16 * 8, log_every=2,
+            checkpoint_every=4, num_seeds=2)  # fmt: skip
+
+
+def test_the_bitmask_names_each_quantity():
+    mask = nonfinite.flags({"student_loss": jnp.bool_(True), "teacher_parameters": True})
+    assert nonfinite.names(int(mask)) == ["student_loss", "teacher_parameters"]
+    assert bool(nonfinite.any_nonfinite({"a": jnp.ones(3), "b": jnp.array([1.0, jnp.inf])}))
+    assert not bool(nonfinite.any_nonfinite({"a": jnp.ones(3), "n": jnp.arange(3)}))
+    masks = np.zeros((3, 4), np.int32)
+    nonfinite.check(masks, 10)  # all finite: nothing
+    masks[2, 1] = masks[0, 3] = int(mask)
+    with pytest.raises(nonfinite.NonFiniteError, match=r"at update 12 in seed\(s\) 2:"):
+        nonfinite.check(masks, 10)
+
+
+def test_an_absurd_learning_rate_stops_the_run_before_a_checkpoint(tmp_path):
+    cfg = config.load(None, {**TINY, "lr": 1e38})
+    with pytest.raises(nonfinite.NonFiniteError, match=r"non-finite .*student_.* at update \d"):
+        training.run(cfg, tmp_path, progress=False)
+    assert training.checkpoint_manager(tmp_path).latest_step() is None
+
+
+def test_a_diverging_teacher_is_named(tmp_path):
+    cfg = config.load(None, {**TINY, "mode": "bidirectional", "teacher_lr": 1e38})
+    with pytest.raises(nonfinite.NonFiniteError, match=r"teacher_parameters"):
+        training.run(cfg, tmp_path, progress=False)
+
+
+def test_the_last_good_checkpoint_stays_the_latest(tmp_path, monkeypatch):
+    """Parameters poisoned before the 6th update: the run stops naming update 6 and both
+    seeds; checkpoint 4, finite, is still the latest."""
+    make_train = training.make_train
+
+    def poisoned(cfg):
+        trainer = make_train(cfg)
+
+        def update(state):
+            poison = jnp.where(state.update == 5, jnp.nan, 1.0)
+            return trainer.update(state._replace(params=jax.tree.map(poison.__mul__, state.params)))
+
+        return trainer._replace(update=update)
+
+    monkeypatch.setattr(training, "make_train", poisoned)
+    cfg = config.load(None, TINY)
+    says = r"non-finite student_gradients, student_loss, student_parameters at update 6 in seed"
+    with pytest.raises(nonfinite.NonFiniteError, match=says + r"\(s\) 0, 1"):
+        training.run(cfg, tmp_path, progress=False)
+    manager = training.checkpoint_manager(tmp_path)
+    assert manager.latest_step() == 4
+    state, _ = training.restore(manager, training.init_seeds(make_train(cfg), cfg)[0])
+    assert not bool(nonfinite.any_nonfinite(state.params))
+
+
+def test_the_guard_can_be_turned_off():
+    trainer = training.make_train(config.load(None, {**TINY, "check_finite": False}))
+    _, metrics = jax.jit(trainer.update)(trainer.init(jax.random.PRNGKey(0)))
+    assert "nonfinite" not in metrics and "nonfinite_gradients" not in metrics
