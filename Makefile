@@ -6,7 +6,7 @@
 #   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/)
 #   make curves    every mode on 32 seeds of the paper's level: figure and table in runs/curves
 #                  (CONFIG=name SEEDS=n to change; ARGS for key=value overrides;
-#                  MODES=...,glam adds the GLAM baseline, about 100x slower per frame)
+#                  MODES=...,glam adds the GLAM baseline, about 50x slower per frame)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
