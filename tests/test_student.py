@@ -29,8 +29,10 @@ def learned(tmp_path_factory):
 
 def test_ppo_learns_go_to_red_ball(learned):
     """Every seed ends far above where it started (its untrained policy), and the mean over
-    seeds is near the top. Measured (Python 3.12 / 3.13, 2 cores / 1 core, XLA threading on /
-    off): first two updates MARGIN_FIRST, last two MARGIN_LAST."""
+    seeds is near the top. Measured per seed (Python 3.12 and 3.13, 2 cores and 1 core, XLA's
+    CPU threading on and off): first two updates 0.39 0.42 0.51 0.46, last two 0.985-1.0 (1 core:
+    seed 3 0.987 instead of 1.0), so gains >= 0.47 against 0.25 asked, mean last 0.99 against
+    0.85 asked."""
     lines = _metrics(learned)
     assert len(lines) == 20 and lines[-1]["frames"] == LEARN["total_frames"]
     success = np.array([line["success_rate_per_seed"] for line in lines])  # [updates, seeds]
@@ -43,7 +45,8 @@ def test_ppo_learns_go_to_red_ball(learned):
 
 def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
     """Two seeds' students on our level and on the real minigrid: the pooled success rates
-    agree within 0.08 (binomial standard error of the difference ~0.02 here)."""
+    agree within 0.08 (binomial standard error of the difference ~0.02 here). Measured: ours
+    0.968-0.976 and 0.992, minigrid's 0.97-0.98 and 1.0."""
     ours = [evaluate(learned, episodes=500, seed_index=i)["success_rate"] for i in (0, 1)]
     real = [evaluate(learned, episodes=100, gym=True, seed_index=i)["success_rate"] for i in (0, 1)]
     print(f"margin: transfer jax {ours} minigrid {real}")
