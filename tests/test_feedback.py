@@ -146,7 +146,7 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     settings) raise the sampled hint accuracy on GoToLocal states (the shipped teacher is
     right there greedily but samples a wrong hint about one time in ten), in each of 3 seeds.
     Measured (Python 3.12 and 3.13, 2 cores and 1 core, XLA's CPU threading on and off): wrong
-    hints 0.075-0.11 in the first 5 updates, 0.006-0.019 in the last 5, a cut of 5x or more
+    hints 0.075-0.11 in the first 5 updates, 0.009-0.019 in the last 5, a cut of 5x or more
     where 2x is asked."""
     import optax
 

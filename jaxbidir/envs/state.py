@@ -2,7 +2,8 @@
 
 The world is a dense grid of minigrid cells, as xland-minigrid keeps it, rather than navix's
 per-entity containers: every step then costs the same few gathers however many objects a level
-has (see docs/levels.md, "Representation"). Arrays are indexed `[x, y]` like minigrid's `Grid.encode()`.
+has (see docs/levels.md, "Representation"). Arrays are indexed `[x, y]` like minigrid's
+`Grid.encode()`.
 Every object (doors too) carries a small integer id in `ids`, so the verifier can follow
 "this very object" as minigrid does with Python object identity.
 """
