@@ -28,9 +28,8 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     run_dir = Path(checkpoint_dir)
     if run_dir.name == "checkpoints":
         run_dir = run_dir.parent
-    # checked before the manager, which would create the directory
-    has_dir = (run_dir / "checkpoints").is_dir()
-    manager = checkpoint_manager(run_dir) if has_dir else None
+    # the directory is checked first: the manager would create it
+    manager = checkpoint_manager(run_dir) if (run_dir / "checkpoints").is_dir() else None
     if manager is None or manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
     config = Config(**saved_config(manager))

@@ -41,14 +41,14 @@ def flags(bad: dict) -> jax.Array:
     return mask
 
 
-def ppo_checks(info: dict, params, prefix: str = "student") -> tuple[dict, dict]:
-    """(info without its gradient flag, {quantity: bad}) of a PPO update (`ppo_epochs` with
-    `check_finite`) that produced `params`."""
+def ppo_checks(info: dict, params) -> tuple[dict, dict]:
+    """(info without its gradient flag, {quantity: bad}) of the student's PPO update
+    (`ppo_epochs` with `check_finite`) that produced `params`."""
     info = dict(info)
     bad = {
-        f"{prefix}_gradients": info.pop("nonfinite_gradients") > 0,
-        f"{prefix}_loss": any_nonfinite(info),
-        f"{prefix}_parameters": any_nonfinite(params),
+        "student_gradients": info.pop("nonfinite_gradients") > 0,
+        "student_loss": any_nonfinite(info),
+        "student_parameters": any_nonfinite(params),
     }
     return info, bad
 

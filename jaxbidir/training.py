@@ -102,13 +102,7 @@ def saved_config(manager, step=None) -> dict:
     reported by `restore_newest_good`, which reads it again with the state."""
     if step is not None:
         return _restore_config(manager, step)
-    damaged = []
-    for step in sorted(manager.all_steps(), reverse=True):
-        try:
-            return _restore_config(manager, step)
-        except Exception as error:  # orbax, tensorstore and json raise all kinds
-            damaged.append(_damaged(manager, step, error))
-    raise _none_restores(manager, damaged)
+    return _newest_readable(manager, lambda step: _restore_config(manager, step))[1]
 
 
 def _restore_config(manager, step) -> dict:
@@ -127,6 +121,23 @@ def restore(manager, abstract_state, step=None):
     return out.state, out.config
 
 
+def _newest_readable(manager, read):
+    """(step, read(step), [(damaged step, reason), ...]) of the newest checkpoint that `read`
+    reads, trying the steps newest first. Raises FileNotFoundError when there is no checkpoint,
+    ValueError when none reads."""
+    damaged = []
+    for step in sorted(manager.all_steps(), reverse=True):
+        try:
+            return step, read(step), damaged
+        except Exception as error:  # orbax, tensorstore and json raise all kinds
+            damaged.append(_damaged(manager, step, error))
+    directory = Path(str(manager.directory))
+    if not damaged:
+        raise FileNotFoundError(f"no checkpoint in {directory}")
+    found = "; ".join(f"checkpoint {step} ({reason})" for step, reason in damaged)
+    raise ValueError(f"no checkpoint in {directory} restores, all are damaged: {found}")
+
+
 def restore_newest_good(manager, abstract_state, set_aside: bool = False):
     """(state, saved config dict, step) of the newest checkpoint that restores.
 
@@ -138,26 +149,21 @@ def restore_newest_good(manager, abstract_state, set_aside: bool = False):
     `<step>.damaged`, which orbax does not take for a step, so that neither its `max_to_keep`
     clean-up deletes it nor a new save of that step collides with it.
     Raises FileNotFoundError when there is no checkpoint, ValueError when none restores."""
-    damaged = []
-    for step in sorted(manager.all_steps(), reverse=True):
-        try:
-            state, config = restore(manager, abstract_state, step)
-        except Exception as error:  # orbax, tensorstore and json raise all kinds
-            damaged.append(_damaged(manager, step, error))
-            continue
-        for bad, reason in damaged:
-            where = _step_dir(manager, bad)
-            kept = f"moved aside to {_set_aside(where)}" if set_aside else "left in place"
-            print(
-                f"warning: checkpoint {bad} in {where} is damaged ({reason}); {kept}; "
-                f"using checkpoint {step}, the newest good one",
-                file=sys.stderr,
-                flush=True,
-            )
-        if set_aside and damaged:
-            manager.reload()  # forget the steps set aside
-        return state, config, step
-    raise _none_restores(manager, damaged)
+    step, (state, config), damaged = _newest_readable(
+        manager, lambda step: restore(manager, abstract_state, step)
+    )
+    for bad, reason in damaged:
+        where = _step_dir(manager, bad)
+        kept = f"moved aside to {_set_aside(where)}" if set_aside else "left in place"
+        print(
+            f"warning: checkpoint {bad} in {where} is damaged ({reason}); {kept}; "
+            f"using checkpoint {step}, the newest good one",
+            file=sys.stderr,
+            flush=True,
+        )
+    if set_aside and damaged:
+        manager.reload()  # forget the steps set aside
+    return state, config, step
 
 
 def _step_dir(manager, step) -> Path:
@@ -226,14 +232,6 @@ def _set_aside(path: Path) -> Path:
         aside = path.with_name(f"{path.name}.damaged-{n}")
     path.rename(aside)
     return aside
-
-
-def _none_restores(manager, damaged) -> Exception:
-    directory = Path(str(manager.directory))
-    if not damaged:
-        return FileNotFoundError(f"no checkpoint in {directory}")
-    found = "; ".join(f"checkpoint {step} ({reason})" for step, reason in damaged)
-    return ValueError(f"no checkpoint in {directory} restores, all are damaged: {found}")
 
 
 def read_metrics(path) -> list[dict]:

@@ -225,7 +225,7 @@ def make_train(config: Config) -> Trainer:
                     teacher_gradients=nonfinite.any_nonfinite(grads),
                     teacher_parameters=nonfinite.any_nonfinite(learner.params),
                 )
-        if config.check_finite:
+        if bad:
             metrics["nonfinite"] = nonfinite.flags(bad)
         new = RunnerState(params, opt_state, timestep, key, state.update + 1, learner)
         return new, metrics

@@ -188,6 +188,7 @@ def make_train(config: Config) -> Trainer:
             loss, tx, config.update_epochs, minibatches,
             state.params, state.opt_state, scaled, adv, k_perm, config.check_finite,
         )  # fmt: skip
+        bad = {}
         if config.check_finite:  # the LM is the student here
             info, bad = nonfinite.ppo_checks(info, params)
         metrics = dict(
@@ -195,7 +196,7 @@ def make_train(config: Config) -> Trainer:
             **episode_metrics(rows, lengths),
             **info,
         )
-        if config.check_finite:
+        if bad:
             metrics["nonfinite"] = nonfinite.flags(bad)
         new = GlamState(params, opt_state, timestep, memory, key, state.update + 1)
         return new, metrics
