@@ -2,10 +2,14 @@
 #   make install   create .venv with Python >= 3.12 (PYTHON=/path/to/python3.12 to choose one)
 #                  and the runtime; `make install-test` adds what tests and benchmarks compare
 #                  against (minigrid, PyTorch)
-#   make train     train with the default config (shows progress, writes runs/)
-#   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/)
+#   make train     train with the default config (shows progress, writes runs/); ARGS for
+#                  --config and dotted table.key=value overrides, e.g.
+#                  ARGS='--config paper_40 mode=oracle run.num_seeds=8 student.lr=3e-4'
+#   make pretrain-teacher  rebuild the shipped teacher (jaxbidir/teacher/pretrained/; loaded
+#                  by jaxbidir/teacher/configured.py); ARGS for its flat key=value overrides
 #   make curves    every mode on 32 seeds of the paper's level: figure and table in runs/curves
-#                  (CONFIG=name SEEDS=n to change; ARGS for key=value overrides;
+#                  (CONFIG=name SEEDS=n to change; ARGS for table.key=value overrides, e.g.
+#                  ARGS='env.num_envs=16 run.seed_batch=8';
 #                  MODES=...,glam adds the GLAM baseline, about 50x slower per frame)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object

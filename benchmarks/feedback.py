@@ -3,9 +3,9 @@
 interleaved; then the same with many seeds vmapped.
 
     python benchmarks/feedback.py [--config NAME] [--seeds 1 256] [--seed-batch 8]
-                                  [--repeats 3] [key=value ...]
+                                  [--repeats 3] [table.key=value ...]
 
-Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `seed_batch`: the
+Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `run.seed_batch`: the
 teacher's update holds about 0.5 GB of activations per seed (64 hints of ~128 tokens, forward
 and backward), so 64 seeds at once do not fit in 24 GB.
 
@@ -24,23 +24,20 @@ MODES = ("student_only", "teacher_frozen", "bidirectional")
 
 def make_update(cfg, seeds, seed_batch):
     """(jitted update of `seeds` seeds, their initial state)."""
-    from jaxbidir.training import make_train
+    from jaxbidir.training import make_train, over_seeds
 
     trainer = make_train(cfg)
     state = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), seeds))
-    if seed_batch and seeds > seed_batch:
-        update = jax.jit(lambda s: jax.lax.map(trainer.update, s, batch_size=seed_batch))
-    else:
-        update = jax.jit(jax.vmap(trainer.update))
+    update = over_seeds(trainer.update, seed_batch=seed_batch if seeds > seed_batch else 0)
     state = jax.block_until_ready(update(state)[0])  # compile and warm up
     return update, state
 
 
 def rates(base, seeds, repeats, seed_batch, modes=MODES):
     """{mode: median frames/s} with the modes' timings interleaved."""
-    import dataclasses
+    from jaxbidir.config import replace
 
-    runs = {m: make_update(dataclasses.replace(base, mode=m), seeds, seed_batch) for m in modes}
+    runs = {m: make_update(replace(base, mode=m), seeds, seed_batch) for m in modes}
     times = {m: [] for m in modes}
     for _ in range(repeats):
         for mode, (update, state) in runs.items():
@@ -59,7 +56,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 256])
     parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.add_argument("overrides", nargs="*", metavar="table.key=value")
     args = parser.parse_args()
 
     from jaxbidir import config
@@ -83,11 +80,11 @@ def main():
         )
     result = {
         "device": jax.devices()[0].device_kind,
-        "env_id": cfg.env_id,
-        "num_envs": cfg.num_envs,
-        "num_steps": cfg.num_steps,
-        "hint_every": cfg.hint_every,
-        "teacher_batch": cfg.teacher_batch,
+        "env_id": cfg.env.id,
+        "num_envs": cfg.env.num_envs,
+        "num_steps": cfg.student.num_steps,
+        "hint_every": cfg.feedback.hint_every,
+        "teacher_batch": cfg.teacher.batch,
         "seed_batch": args.seed_batch,
         "rows": rows,
     }

@@ -2,7 +2,7 @@
 against the fused step of `bidirectional` (student + teacher) on the same level, environments
 and rollout length, in one process, timings interleaved (medians).
 
-    python benchmarks/glam.py [--config NAME] [--seeds 1] [--repeats 3] [key=value ...]
+    python benchmarks/glam.py [--config NAME] [--seeds 1] [--repeats 3] [table.key=value ...]
 
 Both use the shipped teacher (the LM GLAM fine-tunes, and the teacher that gives hints). The
 last line is one JSON object with the figures.
@@ -20,19 +20,19 @@ def main():
     parser.add_argument("--config", default=None)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    parser.add_argument("overrides", nargs="*", metavar="table.key=value")
     args = parser.parse_args()
 
     from jaxbidir import config
 
-    cfg = config.load(args.config, ["num_envs=16", "num_steps=64", *args.overrides])
+    cfg = config.load(args.config, ["env.num_envs=16", "student.num_steps=64", *args.overrides])
     print("measuring ...", flush=True)
     fps = rates(cfg, args.seeds, args.repeats, 0, modes=("bidirectional", "glam"))
     result = {
         "device": jax.devices()[0].device_kind,
-        "env_id": cfg.env_id,
-        "num_envs": cfg.num_envs,
-        "num_steps": cfg.num_steps,
+        "env_id": cfg.env.id,
+        "num_envs": cfg.env.num_envs,
+        "num_steps": cfg.student.num_steps,
         "seeds": args.seeds,
         "bidirectional_frames_per_s": round(fps["bidirectional"]),
         "glam_frames_per_s": round(fps["glam"], 1),

@@ -1,7 +1,7 @@
 """Student training throughput, in one run: frames/s against the number of vmapped seeds, peak
 memory, the ratio to a random-action rollout at the same batch, and the wall-clock to 0.95
 success on GoToRedBallNoDists for one seed, compile included; and the cost of the non-finite
-guard (`check_finite`), with and without it timed alternately at 64 seeds.
+guard (`run.check_finite`), with and without it timed alternately at 64 seeds.
 
     python benchmarks/student.py [--seeds 1 64 256 1024] [--num-envs 16] [--num-steps 32]
                                  [--seed-batch 0]
@@ -11,7 +11,6 @@ resident peak so far (seeds run in increasing order, so it is the peak of the la
 """
 
 import argparse
-import dataclasses
 import json
 import resource
 import statistics
@@ -38,27 +37,26 @@ def training_rate(cfg, seeds, repeats, seed_batch=0):
     """Frames/s of one update of `seeds` vmapped seeds (in groups of `seed_batch` run in turn,
     as `jaxbidir train` does on one device, when > 0)."""
     from jaxbidir.feedback import make_train
+    from jaxbidir.training import over_seeds
 
     trainer = make_train(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     state = jax.jit(jax.vmap(trainer.init))(keys)
-    if seed_batch:
-        update = jax.jit(lambda s: jax.lax.map(trainer.update, s, batch_size=seed_batch))
-    else:
-        update = jax.jit(jax.vmap(trainer.update))
+    update = over_seeds(trainer.update, seed_batch=seed_batch)
     seconds = timed(update, state, repeats)
     return seeds * cfg.frames_per_update / seconds
 
 
 def guard_cost(cfg, seeds, repeats):
     """The non-finite guard's cost: median seconds of one update of `seeds` vmapped seeds with
-    `check_finite` over the same without, timed alternately in this process."""
+    `run.check_finite` over the same without, timed alternately in this process."""
+    from jaxbidir.config import replace
     from jaxbidir.feedback import make_train
 
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     updates, states = {}, {}
     for check in (True, False):
-        trainer = make_train(dataclasses.replace(cfg, check_finite=check))
+        trainer = make_train(replace(cfg, **{"run.check_finite": check}))
         states[check] = jax.jit(jax.vmap(trainer.init))(keys)
         updates[check] = jax.jit(jax.vmap(trainer.update))
         jax.block_until_ready(updates[check](states[check]))  # compile
@@ -72,7 +70,7 @@ def guard_cost(cfg, seeds, repeats):
 
 
 def random_rate(cfg, batch, repeats):
-    from jaxbidir.student.ppo import make_env
+    from jaxbidir.runner import make_env
 
     env = make_env(cfg)
 
@@ -81,11 +79,11 @@ def random_rate(cfg, batch, repeats):
         def body(ts, k):
             return jax.vmap(env.step)(ts, jax.random.randint(k, (batch,), 0, 7)), None
 
-        keys = jax.random.split(jax.random.PRNGKey(1), cfg.num_steps)
+        keys = jax.random.split(jax.random.PRNGKey(1), cfg.student.num_steps)
         return jax.lax.scan(body, ts, keys)[0], None
 
     ts = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), batch))
-    return batch * cfg.num_steps / timed(rollout, ts, repeats)
+    return batch * cfg.student.num_steps / timed(rollout, ts, repeats)
 
 
 def time_to_solve(target=0.95, max_frames=1_000_000):
@@ -122,13 +120,13 @@ def main():
 
     from jaxbidir import config
 
-    cfg = config.load(None, {"num_envs": args.num_envs, "num_steps": args.num_steps})
+    cfg = config.load(None, {"env.num_envs": args.num_envs, "student.num_steps": args.num_steps})
     rows = []
     print("measuring ...", flush=True)
     frames, seconds = time_to_solve()
     for seeds in sorted(args.seeds):
         train_fps = training_rate(cfg, seeds, args.repeats, args.seed_batch)
-        rand_fps = random_rate(cfg, seeds * cfg.num_envs, args.repeats)
+        rand_fps = random_rate(cfg, seeds * cfg.env.num_envs, args.repeats)
         rows.append(
             {
                 "seeds": seeds,
@@ -157,8 +155,8 @@ def main():
     per_frame = {r["seeds"]: 1 / r["train_frames_per_s"] for r in rows}
     result = {
         "device": jax.devices()[0].device_kind,
-        "num_envs_per_seed": cfg.num_envs,
-        "num_steps": cfg.num_steps,
+        "num_envs_per_seed": cfg.env.num_envs,
+        "num_steps": cfg.student.num_steps,
         "seed_batch": args.seed_batch,
         "rows": rows,
         "solve_frames": frames,

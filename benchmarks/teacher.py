@@ -20,7 +20,7 @@ import numpy as np
 from flax import nnx
 
 from jaxbidir import teacher
-from jaxbidir.teacher import pretrain
+from jaxbidir.teacher import configured
 
 DISTILGPT2 = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=6, n_head=12)
 
@@ -98,7 +98,7 @@ def main():
     import torch
 
     torch.manual_seed(0)
-    tiny, _ = pretrain.load_default()
+    tiny, _ = configured.load_shipped()
     big = teacher.GPT2(teacher.GPT2Config(**DISTILGPT2), rngs=nnx.Rngs(0))
     rows = [
         compare("shipped tiny teacher", tiny, args.batch, 64, 11, args.repeats),

@@ -4,13 +4,16 @@
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
     jaxbidir pretrain-teacher [--out DIR] [--overwrite] [key=value ...]
     jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
+    jaxbidir curves --redraw results/EXPERIMENT/table.json
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
-2-core CPU); `configs/` holds one file per experiment; `key=value` overrides any field.
+2-core CPU); `configs/` holds one file per experiment; `table.key=value` overrides any field
+(`student.lr=3e-4`, `run.num_seeds=8`, `mode=oracle`).
 """
 
 import argparse
 import json
+import shlex
 import sys
 
 from jaxbidir.config import FEEDBACK_MODES, MODES
@@ -25,7 +28,7 @@ def main(argv=None):
     train.add_argument("--out", default="runs/latest", help="run directory")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--no-progress", action="store_true")
-    train.add_argument("overrides", nargs="*", metavar="key=value")
+    train.add_argument("overrides", nargs="*", metavar="table.key=value")
 
     ev = sub.add_parser("evaluate", help="success rate of a trained student")
     ev.add_argument("--checkpoint", required=True, help="a run directory")
@@ -51,8 +54,11 @@ def main(argv=None):
     )
     cur.add_argument("--out", default="runs/curves", help="directory for runs, figure, table")
     cur.add_argument("--threshold", type=float, default=0.9, help="success rate to reach")
+    cur.add_argument(
+        "--redraw", metavar="TABLE_JSON", help="figure and table again from a table.json"
+    )
     cur.add_argument("--no-progress", action="store_true")
-    cur.add_argument("overrides", nargs="*", metavar="key=value")
+    cur.add_argument("overrides", nargs="*", metavar="table.key=value")
 
     args = parser.parse_args(argv)
     try:
@@ -78,15 +84,20 @@ def main(argv=None):
         elif args.command == "curves":
             from jaxbidir import config, curves
 
+            if args.redraw:
+                print(curves.markdown(curves.redraw(args.redraw)), end="")
+                print(f"figure and table saved beside {args.redraw}")
+                return 0
             modes = [m.strip() for m in args.modes.split(",") if m.strip()]
             unknown = [m for m in modes if m not in MODES]
             if unknown or not modes:
                 raise ValueError(f"--modes: unknown {unknown}; choose among {', '.join(MODES)}")
             cfg = config.load(args.config, args.overrides)
-            rows = curves.run(cfg, args.seeds, args.out, modes, not args.no_progress,
-                              args.threshold)  # fmt: skip
-            print(curves.markdown(rows, args.threshold), end="")
-            print(f"figure and table saved in {args.out} (curves.png, curves.pdf, table.md)")
+            command = shlex.join(["jaxbidir", *(argv if argv is not None else sys.argv[1:])])
+            table = curves.run(cfg, args.seeds, args.out, modes, not args.no_progress,
+                               args.threshold, command)  # fmt: skip
+            print(curves.markdown(table), end="")
+            print(f"saved in {args.out}: table.json (per seed), table.md, curves.png, curves.pdf")
         else:
             from jaxbidir.evaluate import evaluate
 

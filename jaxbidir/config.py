@@ -1,8 +1,19 @@
-"""Experiment configs: one typed dataclass, read from TOML files (`configs/`, shipped inside the
-package as `jaxbidir.configs`), checked on load.
+"""Experiment configs: typed dataclasses in tables, read from TOML files (`configs/`, shipped
+inside the package as `jaxbidir.configs`), checked on load.
 
-An unknown key, a value of the wrong type or out of range is an error that names the key and
-says what is allowed. Command-line overrides are `key=value` strings, typed by the field.
+    mode = "bidirectional"          # what gives the student its hints (MODES)
+    [env]       the level and how many environments
+    [student]   the student's PPO and network
+    [teacher]   the teacher: which LM, how it samples, its optimizer
+    [feedback]  the hint schedule and the teacher's update from the student's scores
+    [glam]      the GLAM baseline (mode glam)
+    [run]       seeds, budget, logging, checkpoints, evaluation
+
+Each field carries its bounds (`field(..., above=0)`), and validation is derived from them, so
+an unknown key, a value of the wrong type or out of range is an error that names the key and
+says what is allowed. Command-line overrides are dotted `table.key=value` strings
+(`student.lr=3e-4`), typed by the field. A key of the old flat configs (`lr`) is an error that
+names its new place.
 """
 
 import dataclasses
@@ -22,8 +33,137 @@ def shipped_configs() -> dict:
     return {f.name.removesuffix(".toml"): f for f in folder.iterdir() if f.name.endswith(".toml")}
 
 
-FEEDBACK_MODES = ("student_only", "teacher_frozen", "bidirectional", "oracle")
+# What gives the student its hints (one hint source each, `jaxbidir/feedback/sources.py`):
+FEEDBACK_MODES = (
+    "student_only",  # no hints
+    "teacher_frozen",  # the initial teacher's sampled hints, one way
+    "teacher_greedy",  # the initial teacher's most likely hints (temperature 0), one way
+    "bidirectional",  # the teacher learns from the student's scores of its hints
+    "bidirectional_shuffled",  # control: the same update, scores shuffled among the hints
+    "oracle",  # the oracle's subgoal: the upper bound
+)
 MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
+
+
+def field(default, *, above=None, min=None, max=None, choices=None):
+    """A config field with its bounds: > `above`, >= `min`, <= `max`, one of `choices`."""
+    bounds = dict(above=above, min=min, max=max, choices=choices)
+    return dataclasses.field(
+        default=default, metadata={k: v for k, v in bounds.items() if v is not None}
+    )
+
+
+def table(cls):
+    return dataclasses.field(default_factory=cls)
+
+
+def check_bounds(config, where: str = "config"):
+    """Raise ValueError naming the first field of dataclass `config` outside its bounds."""
+    for f in dataclasses.fields(config):
+        if allowed := _outside(getattr(config, f.name), f.metadata):
+            raise ValueError(
+                f"{where}: {f.name} must be {allowed}; got {getattr(config, f.name)!r}"
+            )
+
+
+def _outside(value, bounds) -> str | None:
+    """What `value` should be when it is outside `bounds` (`field`'s), else None."""
+    if "above" in bounds and not value > bounds["above"]:
+        return f"> {bounds['above']}"
+    if "min" in bounds and not value >= bounds["min"]:
+        return f">= {bounds['min']}"
+    if "max" in bounds and not value <= bounds["max"]:
+        return f"<= {bounds['max']}"
+    if "choices" in bounds and value not in bounds["choices"]:
+        return f"one of {', '.join(map(str, bounds['choices']))}"
+    return None
+
+
+class Checked:
+    """Mixin: bounds checked on construction."""
+
+    def __post_init__(self):
+        check_bounds(self, f"config [{self.TABLE}]" if hasattr(self, "TABLE") else "config")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig(Checked):
+    TABLE = "env"
+    id: str = "BabyAI-GoToRedBallNoDists-v0"  # a level id (envs.registry())
+    num_envs: int = field(64, above=0)  # environments per seed
+    max_steps: int = field(0, min=0)  # 0: minigrid's time limit for the level
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentConfig(Checked):
+    """PPO (PureJaxRL's defaults where BabyAI does not ask otherwise) and the network. Mode glam
+    uses the PPO settings here unless [glam] has its own."""
+
+    TABLE = "student"
+    num_steps: int = field(64, above=0)  # rollout length per update
+    update_epochs: int = field(4, above=0)
+    num_minibatches: int = field(4, above=0)
+    lr: float = field(1e-3, above=0)
+    anneal_lr: bool = False
+    gamma: float = field(0.99, above=0, max=1)
+    gae_lambda: float = field(0.95, above=0, max=1)
+    clip_eps: float = field(0.2, above=0, max=1)
+    ent_coef: float = field(0.01, min=0)
+    vf_coef: float = field(0.5, min=0)
+    max_grad_norm: float = field(0.5, min=0)
+    embed_dim: int = field(16, above=0)  # image cell and word embeddings
+    channels: int = field(16, above=0)  # conv channels
+    hidden: int = field(64, above=0)  # actor / critic MLP width
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherConfig(Checked):
+    TABLE = "teacher"
+    path: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
+    description_length: int = field(64, min=0)  # words of the view in the prompt; 0: its own
+    temperature: float = field(1.0, min=0)  # sampling temperature of hints (0: greedy)
+    lr: float = field(1e-4, above=0)
+    max_grad_norm: float = field(1.0, above=0)  # global-norm clip of its gradient
+    batch: int = field(64, min=0)  # hints per teacher update, drawn from those used (0: all)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedbackConfig(Checked):
+    TABLE = "feedback"
+    hint_every: int = field(32, above=0)  # steps between hints (divides num_steps); and on reset
+    beta: float = field(0.1, above=0)  # temperature of the reward weights softmax(score / beta)
+    weight_clip: float = field(10.0, above=0)  # largest weight of one hint (weights average 1)
+    kl_coef: float = field(0.1, min=0)  # lambda: weight of KL(teacher || initial teacher)
+    standardize_scores: bool = False  # divide scores by their spread per update: beta in its units
+
+
+@dataclasses.dataclass(frozen=True)
+class GlamConfig(Checked):
+    """The GLAM baseline (mode glam, jaxbidir/glam/): GLAM's own PPO settings where they
+    differ from [student]'s."""
+
+    TABLE = "glam"
+    lm: str = ""  # the policy LM, a GPT-2-family checkpoint directory; "": the shipped teacher
+    lr: float = field(1e-6, above=0)
+    gae_lambda: float = field(0.99, above=0, max=1)
+    minibatch_size: int = field(64, above=0)  # rows per PPO step (divides num_envs * num_steps)
+    reward_scale: float = field(20.0, above=0)  # GLAM trains on 20 x the reward
+    train_blocks: int = field(0, min=0)  # fine-tune only the last k blocks (and value head); 0: all
+    description_length: int = field(40, above=0)  # words of each of the 3 views in the prompt
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(Checked):
+    TABLE = "run"
+    seed: int = field(0, min=0)
+    num_seeds: int = field(1, above=0)  # independent runs side by side (vmapped, sharded)
+    seed_batch: int = field(64, min=0)  # on one device, seeds vmapped together (0: all)
+    total_frames: int = field(262_144, above=0)  # environment steps per seed
+    log_every: int = field(4, above=0)  # updates per jitted chunk: one metrics line each
+    checkpoint_every: int = field(16, above=0)  # updates between checkpoints (x log_every)
+    check_finite: bool = True  # stop on a NaN or Inf in losses, gradients or parameters
+    eval_every: int = field(16, min=0)  # updates between evaluations on fixed episodes; 0: none
+    eval_episodes: int = field(32, above=0)  # the fixed episodes of each evaluation, per seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,119 +171,88 @@ class Config:
     """Everything a training run depends on. The defaults are `make train`'s run: the paper's
     level, small enough to learn in a few minutes on a 2-core CPU."""
 
-    # environment
-    env_id: str = "BabyAI-GoToRedBallNoDists-v0"
-    num_envs: int = 64  # environments per seed
-    max_steps: int = 0  # 0: minigrid's time limit for the level
-    # run
-    seed: int = 0
-    num_seeds: int = 1  # independent runs side by side (vmapped, sharded across devices)
-    seed_batch: int = 64  # on one device, seeds vmapped together (0: all); groups run in turn
-    total_frames: int = 262_144  # environment steps per seed
-    log_every: int = 4  # updates per jitted chunk: one metrics line and progress tick each
-    checkpoint_every: int = 16  # updates between checkpoints (a multiple of log_every)
-    check_finite: bool = True  # stop on a NaN or Inf in losses, gradients or parameters
-    # PPO (PureJaxRL's defaults where BabyAI does not ask otherwise)
-    num_steps: int = 64  # rollout length per update
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    lr: float = 1e-3
-    anneal_lr: bool = False
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    # student network
-    embed_dim: int = 16  # image cell and word embeddings
-    channels: int = 16  # conv channels
-    hidden: int = 64  # actor / critic MLP width
-    # feedback between teacher and student (jaxbidir/feedback/)
-    mode: str = "student_only"  # student_only | teacher_frozen | bidirectional | oracle | glam
-    hint_every: int = 32  # steps between hints (a divisor of num_steps); also asked on reset
-    teacher: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
-    description_length: int = 64  # words of the view in the prompt; 0: the teacher's own
-    teacher_temperature: float = 1.0  # sampling temperature of hints (0: greedy)
-    teacher_lr: float = 1e-4
-    teacher_batch: int = 64  # hints per teacher update, drawn from those used (0: all)
-    beta: float = 0.1  # temperature of the reward weights softmax(score / beta)
-    weight_clip: float = 10.0  # largest weight of one hint (weights average 1)
-    kl_coef: float = 0.1  # lambda: weight of KL(teacher || initial teacher) per token
-    # the GLAM baseline, mode glam (jaxbidir/glam/): GLAM's own PPO settings where they differ
-    glam_lm: str = ""  # the policy LM, a GPT-2-family checkpoint directory; "": the shipped teacher
-    glam_lr: float = 1e-6
-    glam_gae_lambda: float = 0.99
-    glam_minibatch_size: int = 64  # rows per PPO step (a divisor of num_envs * num_steps)
-    glam_reward_scale: float = 20.0  # GLAM trains on 20 x the reward
-    glam_train_blocks: int = 0  # fine-tune only the last k blocks (and the value head); 0: all
-    glam_description_length: int = 40  # words of each of the 3 views in the prompt
+    mode: str = field("student_only", choices=MODES)
+    env: EnvConfig = table(EnvConfig)
+    student: StudentConfig = table(StudentConfig)
+    teacher: TeacherConfig = table(TeacherConfig)
+    feedback: FeedbackConfig = table(FeedbackConfig)
+    glam: GlamConfig = table(GlamConfig)
+    run: RunConfig = table(RunConfig)
 
     @property
     def frames_per_update(self) -> int:
-        return self.num_envs * self.num_steps
+        return self.env.num_envs * self.student.num_steps
 
     @property
     def num_updates(self) -> int:
-        return max(1, self.total_frames // self.frames_per_update)
+        return max(1, self.run.total_frames // self.frames_per_update)
 
     def __post_init__(self):
-        positive = [
-            "num_envs", "num_seeds", "total_frames", "log_every", "checkpoint_every",
-            "num_steps", "update_epochs", "num_minibatches", "lr", "embed_dim", "channels",
-            "hidden", "hint_every", "teacher_lr", "beta", "weight_clip", "glam_lr",
-            "glam_minibatch_size", "glam_reward_scale", "glam_description_length",
-        ]  # fmt: skip
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
-        for name in ["gamma", "gae_lambda", "clip_eps", "glam_gae_lambda"]:
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"config: {name} must be in (0, 1], got {getattr(self, name)!r}")
-        for name in [
-            "ent_coef", "vf_coef", "max_grad_norm", "max_steps", "seed", "seed_batch",
-            "description_length", "teacher_temperature", "teacher_batch", "kl_coef",
-            "glam_train_blocks",
-        ]:  # fmt: skip
-            if getattr(self, name) < 0:
-                raise ValueError(f"config: {name} must be >= 0, got {getattr(self, name)!r}")
-        if (self.num_envs * self.num_steps) % self.num_minibatches:
+        check_bounds(self)
+        rows, steps = self.frames_per_update, self.student.num_steps
+        if rows % self.student.num_minibatches:
             raise ValueError(
-                f"config: num_envs * num_steps ({self.num_envs * self.num_steps}) must be "
-                f"divisible by num_minibatches ({self.num_minibatches})"
+                f"config: env.num_envs * student.num_steps ({rows}) must be divisible by "
+                f"student.num_minibatches ({self.student.num_minibatches})"
             )
-        if self.mode not in MODES:
-            raise ValueError(f"config: mode must be one of {', '.join(MODES)}; got {self.mode!r}")
-        if self.mode == "glam" and (self.num_envs * self.num_steps) % self.glam_minibatch_size:
+        if self.mode == "glam" and rows % self.glam.minibatch_size:
             raise ValueError(
-                f"config: glam_minibatch_size ({self.glam_minibatch_size}) must divide num_envs "
-                f"* num_steps ({self.num_envs * self.num_steps})"
+                f"config: glam.minibatch_size ({self.glam.minibatch_size}) must divide "
+                f"env.num_envs * student.num_steps ({rows})"
             )
-        if self.mode != "glam" and self.num_steps % self.hint_every:
+        if self.mode != "glam" and steps % self.feedback.hint_every:
             raise ValueError(
-                f"config: hint_every ({self.hint_every}) must divide num_steps ({self.num_steps}):"
-                f" the hint schedule is static and restarts with every rollout"
+                f"config: feedback.hint_every ({self.feedback.hint_every}) must divide "
+                f"student.num_steps ({steps}): the hint schedule restarts with every rollout"
             )
-        if self.checkpoint_every % self.log_every:
+        if self.run.checkpoint_every % self.run.log_every:
             raise ValueError(
-                f"config: checkpoint_every ({self.checkpoint_every}) must be a multiple of "
-                f"log_every ({self.log_every})"
+                f"config: run.checkpoint_every ({self.run.checkpoint_every}) must be a multiple "
+                f"of run.log_every ({self.run.log_every})"
+            )
+        if self.run.eval_every % self.run.log_every:
+            raise ValueError(
+                f"config: run.eval_every ({self.run.eval_every}) must be a multiple of "
+                f"run.log_every ({self.run.log_every}) (0: no evaluation)"
             )
         from jaxbidir import envs
 
-        if self.env_id not in envs.registry():
-            envs.make(self.env_id)  # raises with the list of known levels
+        if self.env.id not in envs.registry():
+            envs.make(self.env.id)  # raises with the list of known levels
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def _typed(cls, name: str, value, source: str):
-    """`value` as the type of field `name` of dataclass `cls`, or a clear error."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if name not in fields:
-        raise ValueError(f"{source}: unknown key {name!r}; known keys: {', '.join(fields)}")
-    kind = fields[name].type
+def flatten(values: dict, prefix: str = "") -> dict:
+    """{"student": {"lr": 1e-3}} -> {"student.lr": 1e-3}."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _tables(cls) -> dict:
+    """{table name: its dataclass} of the dataclass fields of `cls`."""
+    return {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
+
+
+def _old_flat_keys(cls) -> dict:
+    """{key of the old flat config: its dotted place now}: `name` names the field of the first
+    table holding it, `table_name` that of `table` (`teacher_lr` -> `teacher.lr`)."""
+    moved = {}
+    for name, sub in reversed(_tables(cls).items()):
+        for f in dataclasses.fields(sub):
+            moved[f.name] = moved[f"{name}_{f.name}"] = f"{name}.{f.name}"
+    moved.update(env_id="env.id", teacher="teacher.path")
+    return moved
+
+
+def _typed(kind, name: str, value, source: str):
+    """`value` as type `kind` of field `name`, or a clear error."""
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         try:
@@ -168,10 +277,38 @@ def _typed(cls, name: str, value, source: str):
     return value
 
 
+def _set(cls, values: dict, dotted: str, value, source: str):
+    """values[table][key] = `value` typed by the field `dotted` of `cls`, or a clear error."""
+    *path, name = dotted.strip().split(".")
+    where, tree = cls, values
+    for part in path:
+        tables = _tables(where)
+        if part not in tables:
+            raise ValueError(f"{source}: unknown table {part!r} in {dotted!r}; tables: "
+                             f"{', '.join(_tables(cls)) or 'none (keys are flat)'}")  # fmt: skip
+        where, tree = tables[part], tree.setdefault(part, {})
+    fields = {f.name: f for f in dataclasses.fields(where)}
+    if name not in fields or name in _tables(where):
+        if not path and name in (moved := _old_flat_keys(cls)):
+            raise ValueError(
+                f"{source}: {name!r} is now {moved[name]!r} (configs are in tables: "
+                f"[{'] ['.join(_tables(cls))}]); write {moved[name]}=... or put it in "
+                f"[{moved[name].split('.')[0]}]"
+            )
+        known = ", ".join(f.name for f in fields.values())
+        raise ValueError(f"{source}: unknown key {dotted!r}; known keys there: {known}")
+    tree[name] = _typed(fields[name].type, dotted, value, source)
+
+
+def _build(cls, values: dict):
+    tables = _tables(cls)
+    return cls(**{k: _build(tables[k], v) if k in tables else v for k, v in values.items()})
+
+
 def load(path: str | Path | None = None, overrides: list[str] | dict | None = None, cls=Config):
     """The config in TOML file `path` (a name in `configs/` works too; None: the defaults) with
-    `overrides` applied (`["lr=3e-4", ...]` or a dict). `cls`: the config dataclass (`Config`,
-    or another one, such as the teacher's pretraining config)."""
+    `overrides` applied (`["student.lr=3e-4", ...]` or a dict of dotted keys). `cls`: the
+    config dataclass (`Config`, or another one, such as the teacher's pretraining config)."""
     values = {}
     if path is not None:
         file, shipped = Path(path), shipped_configs()
@@ -181,15 +318,29 @@ def load(path: str | Path | None = None, overrides: list[str] | dict | None = No
             known = ", ".join(sorted(shipped))
             raise FileNotFoundError(f"no config file {str(path)!r}; the shipped ones: {known}")
         try:
-            table = tomllib.loads(file.read_text())
+            content = tomllib.loads(file.read_text())
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"{file} is not valid TOML: {error}") from None
-        values = {k: _typed(cls, k, v, str(file)) for k, v in table.items()}
+        for key, value in flatten(content).items():
+            _set(cls, values, key, value, str(file))
     if isinstance(overrides, dict):
         overrides = [f"{k}={v}" for k, v in overrides.items()]
     for item in overrides or []:
         if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value (e.g. lr=3e-4)")
+            raise ValueError(f"override {item!r} is not key=value (e.g. student.lr=3e-4)")
         name, value = item.split("=", 1)
-        values[name.strip()] = _typed(cls, name.strip(), value, "override")
-    return cls(**values)
+        _set(cls, values, name, value, "override")
+    return _build(cls, values)
+
+
+def from_dict(values: dict, cls=Config):
+    """The config saved as `config.to_dict()` (a run's `config.json`, a checkpoint's)."""
+    out = {}
+    for key, value in flatten(values).items():
+        _set(cls, out, key, value, "saved config")
+    return _build(cls, out)
+
+
+def replace(config, **dotted):
+    """`config` with fields changed by dotted name: replace(c, **{"run.num_seeds": 4})."""
+    return from_dict({**flatten(config.to_dict()), **dotted}, type(config))

@@ -1,178 +1,288 @@
 """Every mode on the same seeds, and what the runs show: `jaxbidir curves` (`make curves`).
 
-    run(config, seeds, out_dir, modes) -> table
+    run(config, seeds, out_dir, modes) -> table     (then table.json, table.md, curves.png)
+    redraw(table.json)                              (figure and table.md again, no training)
 
-Each mode is an ordinary training run in `out_dir/<mode>/` (metrics, TensorBoard, checkpoints:
-a killed `curves` resumes where it stopped; a finished mode is not run again). Then:
-- `curves.png` / `curves.pdf`: success rate against frames per seed, the mean over seeds with a
-  95% stratified-bootstrap band (rliable), one line per mode; and the teacher's hint accuracy
-  against the oracle over training for the modes with hints;
-- `table.md` / `table.json`: per mode, frames to `threshold` success (a seed that never gets
-  there counts as the whole budget: the figure is then a lower bound, and the table says how
-  many seeds got there), final success (the last tenth of the updates), and the area under the
-  success curve (its mean over training), each the mean over seeds with its 95% interval.
-  A seed reaches the threshold at the last of the first 3 consecutive updates whose mean
-  success is at or above it. With both `bidirectional` and `teacher_frozen`, the table adds the
-  difference of their final hint accuracies, paired by seed, with its interval.
+Each mode is an ordinary training run in `out_dir/<mode>/` (a killed `curves` resumes where it
+stopped; a finished mode is not run again). Seed i of every mode starts from the same key, so
+the modes share the student's initialisation and the level sequence, and every comparison of
+two modes is a difference paired by seed.
+
+What is measured, per seed, on the periodic evaluation on fixed episodes (`eval.jsonl`: the
+same `run.eval_episodes` levels for every mode, sampled actions, from update 0 on):
+- `final_success`: at the last evaluation; `auc`: the mean of the success curve over the
+  evaluations (the area under it, per frame);
+- `frames_to_threshold`: the first evaluation at or above `threshold`; a seed that never gets
+  there counts as the whole budget (the mean is then a lower bound; `reaching` counts them);
+- `first_hint_accuracy` / `final_hint_accuracy`: the hints asked for the episodes' first states
+  equal to the oracle's subgoal, at update 0 (before any teacher update) and at the end.
+A run without evaluations (mode glam, `run.eval_every=0`) falls back to the success of the
+training episodes (a 3-update moving mean), which favours short successful episodes.
+
+Intervals are 95% percentile bootstraps of the mean over seeds (rliable, `RESAMPLES` resamples,
+`numpy.random.RandomState(0)`); a paired difference is the bootstrap of the per-seed
+differences. `table.json` holds every per-seed list, so the figure and table can be redrawn
+from it alone (`results/<experiment>/table.json` is committed that way).
 """
 
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
+from jaxbidir import config as configs
 from jaxbidir import training
 from jaxbidir.config import FEEDBACK_MODES, MODES, Config
 
+RESAMPLES = 10_000
+# (mode, control, the question the paired difference answers)
+PAIRS = (
+    ("oracle", "student_only", "can information help at all here"),
+    ("teacher_frozen", "student_only", "does an imperfect teacher help or hurt"),
+    ("teacher_greedy", "student_only", "do the teacher's most likely hints help or hurt"),
+    ("bidirectional", "teacher_frozen", "does a learning teacher beat a frozen one"),
+    ("bidirectional", "bidirectional_shuffled", "what the student's scores teach the teacher"),
+)
+OUTCOMES = ("final_success", "auc", "frames_to_threshold", "final_hint_accuracy")
 
-def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True, threshold=0.9):
+
+def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True, threshold=0.9,
+        command: str | None = None) -> dict:  # fmt: skip
     out_dir = Path(out_dir)
     for mode in modes:
-        cfg = dataclasses.replace(config, mode=mode, num_seeds=seeds)
+        cfg = configs.replace(config, mode=mode, **{"run.num_seeds": seeds})
         mode_dir = out_dir / mode
-        summary = mode_dir / "summary.json"
-        saved = mode_dir / "config.json"
+        summary, saved = mode_dir / "summary.json", mode_dir / "config.json"
         if summary.exists() and json.loads(saved.read_text()) == cfg.to_dict():
             print(f"{mode}: already done in {mode_dir}", flush=True)
             continue
         resume = training.checkpoint_manager(mode_dir).latest_step() is not None
         print(f"{mode}: {'resuming' if resume else 'training'} in {mode_dir}", flush=True)
         training.run(cfg, mode_dir, resume=resume, progress=progress)
-    return analyse(out_dir, modes, threshold)
+    return analyse(out_dir, modes, threshold, command)
 
 
-def load(out_dir, modes) -> dict:
-    """{mode: {"frames": i64[U], "success": f64[S,U], "hint_accuracy": f64[S,U] or None}}."""
-    runs = {}
-    for mode in modes:
-        lines = training.read_metrics(Path(out_dir) / mode / "metrics.jsonl")
-        runs[mode] = {
-            "frames": np.array([line["frames"] for line in lines]),
-            "success": _per_seed(lines, "success_rate"),
-            "hint_accuracy": _per_seed(lines, "hint_accuracy"),
-        }
-    return runs
+def load(run_dir: Path) -> dict:
+    """{"frames": [U], "success": [S][U], "hint_accuracy": [S][U] or None, "source"} of one
+    run: from its evaluations, else from its training episodes."""
+    evaluations = training.read_metrics(run_dir / "eval.jsonl")
+    if evaluations:
+        per_seed = lambda name: _columns(evaluations, name)  # noqa: E731
+        return dict(
+            frames=[line["frames"] for line in evaluations],
+            success=per_seed("eval_success"),
+            hint_accuracy=per_seed("eval_hint_accuracy"),
+            source="evaluation",
+        )
+    lines = training.read_metrics(run_dir / "metrics.jsonl")
+    if not lines:
+        raise FileNotFoundError(f"no evaluations or metrics in {run_dir}: has it run?")
+    success = np.array(_columns(lines, "success_rate"))
+    window = min(3, success.shape[1])  # one update's rate rests on few episodes
+    smooth = np.array([np.convolve(s, np.ones(window) / window, "valid") for s in success])
+    return dict(
+        frames=[line["frames"] for line in lines[window - 1 :]],
+        success=smooth.tolist(),
+        hint_accuracy=None,
+        source="training episodes",
+    )
 
 
-def _per_seed(lines, name):
-    """f64[S, U] of a per-seed metric from the metrics lines, None when it is not recorded."""
+def _columns(lines, name):
+    """[S][U] of a per-seed figure from JSON lines; None when it is not recorded."""
     key = f"{name}_per_seed"
-    return np.array([line[key] for line in lines]).T if key in lines[0] else None
+    return np.array([line[key] for line in lines]).T.tolist() if key in lines[0] else None
 
 
-def _interval(scores, statistic, reps=2000):
-    """(point, low, high) of `statistic` over runs f64[S] (rliable's stratified bootstrap)."""
+def outcomes(curve: dict, threshold: float) -> dict:
+    """Per-seed outcomes (lists in seed order) of one run's curve (`load`)."""
+    frames, success = np.asarray(curve["frames"]), np.asarray(curve["success"])
+    reached = success >= threshold
+    out = dict(
+        final_success=success[:, -1],
+        auc=success.mean(1),
+        frames_to_threshold=np.where(reached.any(1), frames[np.argmax(reached, 1)], frames[-1]),
+    )
+    if curve["hint_accuracy"] is not None:
+        accuracy = np.asarray(curve["hint_accuracy"])
+        out.update(first_hint_accuracy=accuracy[:, 0], final_hint_accuracy=accuracy[:, -1])
+    return {k: [round(float(v), 6) for v in value] for k, value in out.items()}
+
+
+def interval(values) -> list[float]:
+    """[mean, low, high]: the mean over seeds and its 95% bootstrap interval."""
     from rliable import library as rly
 
-    point, interval = rly.get_interval_estimates({"x": scores[:, None]}, statistic, reps=reps)
-    return float(np.squeeze(point["x"])), *(float(v) for v in np.ravel(interval["x"]))
+    values = np.asarray(values, float)
+    state = np.random.RandomState(0)
+    point, bounds = rly.get_interval_estimates(
+        {"x": values[:, None]}, np.mean, reps=RESAMPLES, random_state=state
+    )
+    return [round(float(v), 6) for v in (np.squeeze(point["x"]), *np.ravel(bounds["x"]))]
 
 
-def table(runs: dict, threshold=0.9) -> dict:
-    out, final_accuracy = {}, {}
-    for mode, run in runs.items():
-        success, frames = run["success"], run["frames"]
-        # reached: the mean of 3 consecutive updates (one update's rate rests on few episodes)
-        window = min(3, success.shape[1])
-        kernel = np.ones(window) / window
-        smooth = np.array([np.convolve(s, kernel, "valid") for s in success])
-        reached = np.pad(smooth >= threshold, ((0, 0), (window - 1, 0)))
-        first = np.where(reached.any(1), frames[np.argmax(reached, 1)], frames[-1])
-        tail = max(1, success.shape[1] // 10)
-        out[mode] = {
-            "seeds": int(success.shape[0]),
-            "frames_per_seed": int(frames[-1]),
-            f"frames_to_{threshold}": _interval(first.astype(float), np.mean),
-            "seeds_reaching": int(reached.any(1).sum()),
-            "final_success": _interval(success[:, -tail:].mean(1), np.mean),
-            "auc": _interval(success.mean(1), np.mean),
+def make_table(runs: dict, threshold: float, config: dict, command: str | None) -> dict:
+    """The experiment's record, `table.json`: per mode the per-seed outcomes and curves, their
+    means with intervals (`summary`), and the paired differences of `PAIRS` (`paired`)."""
+    first = next(iter(runs.values()))
+    table = {
+        "env_id": config["env"]["id"],
+        "frames_per_seed": int(first["frames"][-1]),
+        "threshold": threshold,
+        "config": config,
+        "command": command,
+        "statistics": f"mean over seeds, 95% percentile bootstrap ({RESAMPLES} resamples, "
+        "RandomState(0)); paired: the bootstrap of the per-seed differences",
+        "modes": {},
+    }
+    for mode, curve in runs.items():
+        per_seed = outcomes(curve, threshold)
+        table["modes"][mode] = {
+            "seeds": list(range(len(curve["success"]))),
+            **per_seed,
+            "reaching": int(np.sum(np.asarray(curve["success"]).max(1) >= threshold)),
+            "source": curve["source"],
+            "curve": dict(
+                frames=[int(f) for f in curve["frames"]],
+                success=curve["success"],
+                hint_accuracy=curve["hint_accuracy"],
+            ),
         }
-        if run["hint_accuracy"] is not None:
-            accuracy = run["hint_accuracy"]
-            out[mode]["hint_accuracy_first"] = _interval(accuracy[:, :tail].mean(1), np.mean)
-            final_accuracy[mode] = accuracy[:, -tail:].mean(1)
-            out[mode]["hint_accuracy_final"] = _interval(final_accuracy[mode], np.mean)
-    if {"bidirectional", "teacher_frozen"} <= final_accuracy.keys():
-        # paired by seed (every mode runs the same seeds): what the student's scores taught the
-        # teacher, beyond the drift of a frozen teacher's accuracy as the visited states change
-        gain = final_accuracy["bidirectional"] - final_accuracy["teacher_frozen"]
-        out["bidirectional"]["hint_accuracy_gain"] = _interval(gain, np.mean)
-    return out
+    return summarise(table)
 
 
-def markdown(rows: dict, threshold=0.9) -> str:
+def summarise(table: dict) -> dict:
+    """`table` with `summary` (means and intervals per mode) and `paired` computed again from
+    its per-seed lists."""
+    modes = table["modes"]
+    table["summary"] = {
+        mode: {name: interval(m[name]) for name in (*OUTCOMES, "first_hint_accuracy") if name in m}
+        for mode, m in modes.items()
+    }
+    table["paired"] = []
+    for mode, control, question in PAIRS:
+        if mode not in modes or control not in modes:
+            continue
+        if len(modes[mode]["seeds"]) != len(modes[control]["seeds"]):
+            continue  # not the same seeds: no pairing
+        differences = {
+            name: interval(np.subtract(modes[mode][name], modes[control][name]))
+            for name in OUTCOMES
+            if name in modes[mode] and name in modes[control]
+        }
+        table["paired"].append(
+            dict(mode=mode, control=control, question=question, difference=differences)
+        )
+    return table
+
+
+def markdown(table: dict) -> str:
     fmt = lambda x, d=3: f"{x[0]:.{d}f} [{x[1]:.{d}f}, {x[2]:.{d}f}]"  # noqa: E731
     frames = lambda x: f"{x[0]:,.0f} [{x[1]:,.0f}, {x[2]:,.0f}]"  # noqa: E731
+    threshold = table["threshold"]
     out = [
-        f"| mode | seeds | frames to {threshold} (reached) | final success | AUC "
-        "| hint accuracy first -> final |",
-        "|---|---|---|---|---|---|",
+        f"{table['env_id']}, {table['frames_per_seed']:,} frames per seed; {table['statistics']}.",
+        "",
+        f"| mode | seeds | final success | AUC | frames to {threshold} (reached) "
+        "| hint accuracy first -> final | measured on |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for mode, r in rows.items():
-        acc = (
-            f"{fmt(r['hint_accuracy_first'])} -> {fmt(r['hint_accuracy_final'])}"
-            if "hint_accuracy_final" in r
-            else "-"
-        )
+    for mode, m in table["modes"].items():
+        s = table["summary"][mode]
+        acc = "-"
+        if "final_hint_accuracy" in s:
+            acc = f"{fmt(s['first_hint_accuracy'])} -> {fmt(s['final_hint_accuracy'])}"
         out.append(
-            f"| {mode} | {r['seeds']} | {frames(r[f'frames_to_{threshold}'])} "
-            f"({r['seeds_reaching']}/{r['seeds']}) | {fmt(r['final_success'])} "
-            f"| {fmt(r['auc'])} | {acc} |"
+            f"| {mode} | {len(m['seeds'])} | {fmt(s['final_success'])} | {fmt(s['auc'])} "
+            f"| {frames(s['frames_to_threshold'])} ({m['reaching']}/{len(m['seeds'])}) "
+            f"| {acc} | {m['source']} |"
         )
-    if "hint_accuracy_gain" in rows.get("bidirectional", {}):
-        out.append(
-            "\nFinal hint accuracy, bidirectional minus teacher_frozen, paired by seed: "
-            f"{fmt(rows['bidirectional']['hint_accuracy_gain'])}"
-        )
+    if table["paired"]:
+        out += [
+            "",
+            "Paired by seed (mode minus control); **bold**: the interval excludes 0.",
+            "",
+            f"| mode - control | final success | AUC | frames to {threshold} "
+            "| final hint accuracy | question |",
+            "|---|---|---|---|---|---|",
+        ]
+        for pair in table["paired"]:
+            d = pair["difference"]
+
+            def cell(name, show=fmt, d=d):
+                if name not in d:
+                    return "-"
+                text = show(d[name])
+                return f"**{text}**" if d[name][1] > 0 or d[name][2] < 0 else text
+
+            out.append(
+                f"| {pair['mode']} - {pair['control']} | {cell('final_success')} "
+                f"| {cell('auc')} | {cell('frames_to_threshold', frames)} "
+                f"| {cell('final_hint_accuracy')} | {pair['question']}? |"
+            )
     return "\n".join(out) + "\n"
 
 
-def figure(runs: dict, path_stem, title=""):
-    """Success (and hint accuracy) against frames, mean and 95% bootstrap band per mode."""
+def figure(table: dict, path_stem):
+    """Success (and hint accuracy) against frames: per mode the mean over seeds and the 95%
+    bootstrap band of every point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from rliable import library as rly
 
-    def bands(name):
-        data = {m: r[name][:, None, :] for m, r in runs.items() if r[name] is not None}
-        per_update = lambda s: np.array([np.mean(s[..., i]) for i in range(s.shape[-1])])  # noqa: E731
-        return rly.get_interval_estimates(data, per_update, reps=1000) if data else ({}, {})
-
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, name, label in [
-        (axes[0], "success", "success rate"),
-        (axes[1], "hint_accuracy", "hint accuracy (vs oracle)"),
-    ]:
-        point, interval = bands(name)
-        for mode in point:
-            frames = runs[mode]["frames"]
+    panels = [(axes[0], "success", "success rate"), (axes[1], "hint_accuracy", "hint accuracy")]
+    for ax, name, label in panels:
+        for mode, m in table["modes"].items():
+            values = m["curve"][name]
+            if values is None:
+                continue
+            values = np.asarray(values)[:, None, :]  # [seeds, 1 task, points]
+            per_point = lambda s: s.mean(axis=(0, 1))  # noqa: E731
+            point, band = rly.get_interval_estimates(
+                {mode: values}, per_point, reps=2000, random_state=np.random.RandomState(0)
+            )
             colour = f"C{MODES.index(mode)}"  # the same colour for a mode in every panel
+            frames = m["curve"]["frames"]
             ax.plot(frames, point[mode], label=mode, color=colour)
-            ax.fill_between(frames, *interval[mode], alpha=0.2, color=colour)
+            ax.fill_between(frames, *band[mode], alpha=0.2, color=colour)
         ax.set_xlabel("frames per seed")
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        if point:
-            ax.legend()
-    fig.suptitle(title)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    seeds = len(next(iter(table["modes"].values()))["seeds"])
+    fig.suptitle(f"{table['env_id']}, {seeds} seeds per mode, fixed-episode evaluation")
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(f"{path_stem}.{ext}", dpi=120)
     plt.close(fig)
 
 
-def analyse(out_dir, modes, threshold=0.9) -> dict:
-    """Figure and table of the runs in `out_dir`; returns the table."""
+def write(table: dict, out_dir) -> None:
     out_dir = Path(out_dir)
-    runs = load(out_dir, modes)
+    (out_dir / "table.json").write_text(json.dumps(table, indent=1) + "\n")
+    (out_dir / "table.md").write_text(markdown(table))
+    figure(table, out_dir / "curves")
+
+
+def analyse(out_dir, modes, threshold=0.9, command: str | None = None) -> dict:
+    """Table and figure of the runs in `out_dir/<mode>/`; returns the table."""
+    out_dir = Path(out_dir)
+    runs = {mode: load(out_dir / mode) for mode in modes}
     config = json.loads((out_dir / modes[0] / "config.json").read_text())
-    seeds = runs[modes[0]]["success"].shape[0]
-    figure(runs, out_dir / "curves", f"{config['env_id']}, {seeds} seeds per mode")
-    rows = table(runs, threshold)
-    (out_dir / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out_dir / "table.md").write_text(markdown(rows, threshold))
-    return rows
+    config.pop("mode")
+    table = make_table(runs, threshold, config, command)
+    write(table, out_dir)
+    return table
+
+
+def redraw(table_json) -> dict:
+    """Figure, table.md and the statistics again from a `table.json` (no training)."""
+    path = Path(table_json)
+    table = summarise(json.loads(path.read_text()))
+    write(table, path.parent)
+    return table

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbidir import envs
-from jaxbidir.config import Config
+from jaxbidir.config import from_dict
 from jaxbidir.training import (
     checkpoint_manager,
     init_seeds,
@@ -32,15 +32,15 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     manager = checkpoint_manager(run_dir) if (run_dir / "checkpoints").is_dir() else None
     if manager is None or manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
-    config = Config(**saved_config(manager))
+    config = from_dict(saved_config(manager))
     if config.mode == "glam":
         raise ValueError(
             f"{run_dir} is a glam run: its policy is the language model, not a student; its "
             f"success rate over training is in {run_dir / 'metrics.jsonl'}"
         )
-    if not 0 <= seed_index < config.num_seeds:
+    if not 0 <= seed_index < config.run.num_seeds:
         raise ValueError(
-            f"seed_index {seed_index} out of range: the run has {config.num_seeds} seeds"
+            f"seed_index {seed_index} out of range: the run has {config.run.num_seeds} seeds"
         )
     trainer = make_train(config)
     state, _, _ = restore_newest_good(manager, init_seeds(trainer, config)[0])
@@ -133,6 +133,6 @@ def _summary(success, ret, length, env_id, where) -> dict:
 
 def evaluate(checkpoint_dir, env_id=None, episodes=256, gym=False, greedy=False, seed_index=0):
     trainer, params = load_student(checkpoint_dir, seed_index)
-    env_id = env_id or trainer.config.env_id
+    env_id = env_id or trainer.config.env.id
     fn = evaluate_gym if gym else evaluate_jax
     return fn(trainer, params, env_id, episodes, greedy)

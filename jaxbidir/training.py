@@ -4,7 +4,9 @@ metrics to JSON lines and TensorBoard, orbax checkpoints, exact resume.
     run(config, out_dir, resume=False) -> summary dict
 
 Layout of `out_dir`: `config.json`, `metrics.jsonl` (one line per update: means over seeds and
-each seed's success rate and return), `tb/` (TensorBoard), `checkpoints/<update>/` (orbax:
+each seed's success rate and return), `eval.jsonl` (one line per evaluation on the fixed
+episodes, every `run.eval_every` updates from update 0: means and each seed's figures),
+`tb/` (TensorBoard), `checkpoints/<update>/` (orbax:
 every seed's student, optimizer, environments, RNG and update count, with the config), and
 `summary.json` at the end. A run killed at any point resumes from its last checkpoint with
 `resume=True` and writes the same metrics as a run never interrupted; a checkpoint damaged on
@@ -23,20 +25,17 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxbidir import nonfinite
-from jaxbidir.config import Config
+from jaxbidir import feedback, glam, nonfinite
+from jaxbidir.config import Config, flatten
+from jaxbidir.runner import Trainer
 
 PER_SEED = ("success_rate", "episode_return", "episodes", "hint_accuracy")
 
 
-def make_train(config: Config):
-    """The trainer of `config.mode`: GLAM's (`jaxbidir.glam`) or the fused step of the other
-    modes (`jaxbidir.feedback`), with the same interface."""
-    if config.mode == "glam":
-        from jaxbidir.glam import make_train
-    else:
-        from jaxbidir.feedback import make_train
-    return make_train(config)
+def make_train(config: Config) -> Trainer:
+    """The trainer of `config.mode`: GLAM's (`jaxbidir.glam`) or the fused step of the feedback
+    modes (`jaxbidir.feedback`), both `jaxbidir.runner.Trainer`s."""
+    return (glam.make_train if config.mode == "glam" else feedback.make_train)(config)
 
 
 def seed_sharding(num_seeds: int):
@@ -52,8 +51,8 @@ def init_seeds(trainer, config: Config):
     """RunnerState with a leading seed axis, placed on the devices. Like a state restored from a
     checkpoint, it is committed to them and has no weak types: a resumed run then runs the very
     program of a fresh one (also found in the persistent compilation cache, not compiled again)."""
-    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
-    sharding = seed_sharding(config.num_seeds)
+    keys = jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.num_seeds)
+    sharding = seed_sharding(config.run.num_seeds)
     placed = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 
     def init(keys):  # convert_element_type drops a weak type, and is a no-op otherwise
@@ -63,20 +62,30 @@ def init_seeds(trainer, config: Config):
     return jax.jit(init, out_shardings=placed)(keys), sharding
 
 
-def make_chunk(trainer, length: int, sharding, seed_batch: int = 0):
-    """jit(vmap over seeds of `length` updates in a scan) -> (state, metrics [seeds, length]).
+def over_seeds(fn, sharding=None, seed_batch: int = 0):
+    """jit(`fn` of one seed's state, over a leading seed axis).
 
     On one device, `seed_batch` > 0 vmaps that many seeds at a time and runs the groups one
     after another (`lax.map`): the working set stays that of `seed_batch` seeds, which keeps
     the per-frame cost of 1024 seeds at that of 64 on a CPU, in a sixth of the memory. Sharded
     seeds are all vmapped (each device holds its share)."""
+    if sharding is None and seed_batch:
+        return jax.jit(lambda state: jax.lax.map(fn, state, batch_size=seed_batch))
+    placed = {"out_shardings": sharding} if sharding is not None else {}
+    return jax.jit(jax.vmap(fn), **placed)
+
+
+def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
+    """jit(over seeds, `length` updates in a scan) -> (state, metrics [seeds, length])."""
 
     def chunk(state):
         return jax.lax.scan(lambda s, _: trainer.update(s), state, None, length=length)
 
-    if sharding is None and seed_batch:
-        return jax.jit(lambda state: jax.lax.map(chunk, state, batch_size=seed_batch))
-    return jax.jit(jax.vmap(chunk), out_shardings=(sharding, sharding) if sharding else None)
+    return over_seeds(chunk, sharding, seed_batch)
+
+
+def updates_done(state) -> int:
+    return int(np.asarray(state.updates_done).ravel()[0])
 
 
 def checkpoint_manager(out_dir: Path) -> ocp.CheckpointManager:
@@ -86,7 +95,7 @@ def checkpoint_manager(out_dir: Path) -> ocp.CheckpointManager:
 
 def save(manager, state, config: Config):
     """Atomic: orbax writes into a temporary directory and renames it when complete."""
-    update = int(np.asarray(state.update).ravel()[0])
+    update = updates_done(state)
     manager.save(
         update,
         args=ocp.args.Composite(
@@ -267,6 +276,25 @@ def _lines(metrics: dict, first_update: int) -> list[dict]:
     return out
 
 
+def _eval_line(figures: dict, update: int, frames: int) -> dict:
+    """The JSON record of one evaluation `{name: [seeds]}`: means and every seed's figure."""
+    figures = jax.device_get(figures)
+    line = {"update": update, "frames": frames}
+    line.update({name: float(np.mean(value)) for name, value in figures.items()})
+    line.update(
+        {f"{n}_per_seed": [round(float(v), 6) for v in value] for n, value in figures.items()}
+    )
+    return line
+
+
+def _keep_until(path: Path, done: int) -> list[dict]:
+    """Rewrite the JSON lines file `path` without the records after update `done` (written
+    again, identically, by a resumed run); -> the records kept."""
+    kept = [line for line in read_metrics(path) if line["update"] <= done]
+    path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+    return kept
+
+
 def run(
     config: Config, out_dir, resume: bool = False, progress: bool = True, stop_after=None
 ) -> dict:
@@ -286,42 +314,59 @@ def run(
     trainer = make_train(config)
     start = time.perf_counter()
     state, sharding = init_seeds(trainer, config)
-    done = 0
-    metrics_path = out_dir / "metrics.jsonl"
+    done, evaluated = 0, set()
+    metrics_path, eval_path = out_dir / "metrics.jsonl", out_dir / "eval.jsonl"
     if resume and manager.latest_step() is not None:
         # the config first: a state of other shapes would not restore, and look damaged
-        saved = saved_config(manager)
-        if saved != config.to_dict():
-            diff = {k: (saved.get(k), v) for k, v in config.to_dict().items() if saved.get(k) != v}
+        saved, now = flatten(saved_config(manager)), flatten(config.to_dict())
+        if saved != now:
+            diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
             raise ValueError(f"--resume with a different config (saved, now): {diff}")
         state, _, _ = restore_newest_good(manager, state, set_aside=True)
-        done = int(np.asarray(state.update).ravel()[0])
-        # lines written after the checkpoint are written again, identically
-        kept = [line for line in read_metrics(metrics_path) if line["update"] <= done]
-        metrics_path.write_text("".join(json.dumps(line) + "\n" for line in kept))
-    elif metrics_path.exists():
-        metrics_path.unlink()
+        done = updates_done(state)
+        _keep_until(metrics_path, done)
+        evaluated = {line["update"] for line in _keep_until(eval_path, done)}
+    else:
+        metrics_path.unlink(missing_ok=True)
+        eval_path.unlink(missing_ok=True)
     (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
+    run_cfg, total = config.run, config.num_updates
     chunks = {}  # by length: log_every, and what is left at the end
-    total = config.num_updates
+    evaluate = None
+    if trainer.evaluate is not None and run_cfg.eval_every:
+        evaluate = over_seeds(trainer.evaluate, sharding, run_cfg.seed_batch)
     writer = SummaryWriter(str(out_dir / "tb"))
+
+    def evaluate_if_due(done):
+        """An evaluation at update 0, every eval_every updates and at the end (once each)."""
+        due = done % run_cfg.eval_every == 0 or done >= total if evaluate else False
+        if due and done not in evaluated:
+            line = _eval_line(evaluate(state), done, done * config.frames_per_update)
+            with eval_path.open("a") as log:
+                log.write(json.dumps(line) + "\n")
+            for name, value in line.items():
+                if not isinstance(value, list) and name not in ("update", "frames"):
+                    writer.add_scalar(name, value, line["frames"])
+            evaluated.add(done)
+
     bar = tqdm(
         total=total * config.frames_per_update,
         initial=done * config.frames_per_update,
         unit="frame",
         unit_scale=True,
         disable=not progress,
-        desc=config.env_id,
+        desc=f"{config.env.id} {config.mode}",
     )
     compile_s, last = None, {}
     try:
+        evaluate_if_due(done)
         with metrics_path.open("a") as log:
             while done < total:
                 t0 = time.perf_counter()
-                length = min(config.log_every, total - done)
+                length = min(run_cfg.log_every, total - done)
                 if length not in chunks:
-                    chunks[length] = make_chunk(trainer, length, sharding, config.seed_batch)
+                    chunks[length] = make_chunk(trainer, length, sharding, run_cfg.seed_batch)
                 # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
                 new_state, metrics = chunks[length](state)
                 if "nonfinite" in metrics:  # raised before this chunk's state can be saved
@@ -342,7 +387,8 @@ def run(
                 bar.set_postfix(
                     success=f"{last['success_rate']:.3f}", ret=f"{last['episode_return']:.3f}"
                 )
-                if done % config.checkpoint_every == 0 or done >= total:
+                evaluate_if_due(done)
+                if done % run_cfg.checkpoint_every == 0 or done >= total:
                     save(manager, state, config)
     except KeyboardInterrupt:
         save(manager, state, config)  # the last whole chunk: --resume continues from it
@@ -351,15 +397,18 @@ def run(
         bar.close()
         writer.close()
     wall = time.perf_counter() - start
+    evaluations = read_metrics(eval_path)
     summary = {
-        "env_id": config.env_id,
-        "num_seeds": config.num_seeds,
+        "env_id": config.env.id,
+        "mode": config.mode,
+        "num_seeds": run_cfg.num_seeds,
         "updates": total,
         "frames_per_seed": total * config.frames_per_update,
         "wall_clock_s": round(wall, 2),
         "first_chunk_s (compile)": round(compile_s or 0.0, 2),
         "final": {k: v for k, v in last.items() if not isinstance(v, list)},
         "final_success_per_seed": last.get("success_rate_per_seed"),
+        "final_evaluation": evaluations[-1] if evaluations else None,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -1,43 +1,75 @@
-"""The curves' table on hand-made runs: frames to the threshold, and the teacher's gain from the
-student's scores paired by seed."""
+"""The curves' table on hand-made runs: per-seed outcomes of the evaluation curve, differences
+paired by seed, and a table redrawn from its JSON alone."""
+
+import json
 
 import numpy as np
 
 from jaxbidir import curves
 
-FRAMES = np.arange(1, 11) * 100  # 10 updates of 100 frames
+FRAMES = list(np.arange(0, 11) * 100)  # evaluations at update 0..10, 100 frames per update
 
 
-def _run(success, accuracy=None):
-    return {"frames": FRAMES, "success": np.asarray(success, float), "hint_accuracy": accuracy}
+def _curve(success, accuracy=None):
+    return dict(frames=FRAMES, success=np.asarray(success, float).tolist(),
+                hint_accuracy=None if accuracy is None else np.asarray(accuracy).tolist(),
+                source="evaluation")  # fmt: skip
 
 
-def test_frames_to_threshold_needs_three_updates_and_counts_misses_as_the_budget():
-    success = np.zeros((2, 10))
-    success[0, 4:] = 1.0  # updates 5, 6, 7 are the first three at 1.0: reached at 700 frames
-    success[0, 2] = 1.0  # one lucky update alone does not count
-    success[1, :] = 0.5  # never reaches 0.9: counts as the whole budget
-    row = curves.table({"student_only": _run(success)}, threshold=0.9)["student_only"]
-    assert row["seeds_reaching"] == 1
-    assert row["frames_to_0.9"][0] == (700 + 1000) / 2
-    assert row["final_success"][0] == 0.75  # the last tenth: update 10
+def test_outcomes_per_seed_and_misses_count_as_the_budget():
+    success = np.zeros((2, 11))
+    success[0, 5:] = 1.0  # reaches 0.9 at the evaluation after 500 frames
+    success[1, :] = 0.5  # never: counts as the whole budget
+    out = curves.outcomes(_curve(success), threshold=0.9)
+    assert out["frames_to_threshold"] == [500.0, 1000.0]
+    assert out["final_success"] == [1.0, 0.5]
+    assert np.allclose(out["auc"], [6 / 11, 0.5])
+    assert "final_hint_accuracy" not in out
 
 
-def test_hint_accuracy_gain_is_paired_by_seed():
+def test_differences_are_paired_by_seed():
     rng = np.random.default_rng(0)
-    # seeds differ a lot from one another, but bidirectional is 0.1 above frozen on every seed
-    frozen = 0.3 + 0.4 * rng.random((8, 1)) + np.zeros((8, 10))
-    success = np.full((8, 10), 0.5)
+    # seeds differ a lot from one another, but bidirectional is 0.1 above its control on each
+    control = 0.3 + 0.4 * rng.random((8, 1)) + np.zeros((8, 11))
+    success = np.full((8, 11), 0.5)
     runs = {
-        "teacher_frozen": _run(success, frozen),
-        "bidirectional": _run(success, frozen + np.linspace(0.0, 0.1, 10)),
+        "bidirectional_shuffled": _curve(success, control),
+        "bidirectional": _curve(success, control + np.linspace(0.0, 0.1, 11)),
     }
-    rows = curves.table(runs)
-    point, low, high = rows["bidirectional"]["hint_accuracy_gain"]
-    assert np.isclose(point, 0.1) and np.isclose(low, 0.1) and np.isclose(high, 0.1)
+    table = curves.make_table(runs, 0.9, {"env": {"id": "BabyAI-GoToLocal-v0"}}, "cmd")
+    (pair,) = table["paired"]
+    assert (pair["mode"], pair["control"]) == ("bidirectional", "bidirectional_shuffled")
+    assert np.allclose(pair["difference"]["final_hint_accuracy"], 0.1)  # point and interval
+    assert np.allclose(pair["difference"]["auc"], 0.0)
     # unpaired, the two final accuracies' intervals overlap: the pairing is what separates them
-    bidirectional, frozen = rows["bidirectional"], rows["teacher_frozen"]
-    assert bidirectional["hint_accuracy_final"][1] < frozen["hint_accuracy_final"][2]
-    assert "paired by seed: 0.100 [0.100, 0.100]" in curves.markdown(rows)
-    alone = curves.table({"bidirectional": runs["bidirectional"]})["bidirectional"]
-    assert "hint_accuracy_gain" not in alone
+    ours, theirs = (table["summary"][m]["final_hint_accuracy"] for m in runs)
+    assert ours[1] < theirs[2]
+    text = curves.markdown(table)
+    assert (
+        "| bidirectional - bidirectional_shuffled |" in text and "**0.100 [0.100, 0.100]**" in text
+    )
+    # the record holds every per-seed list in seed order, in the shape results/ commits
+    mode = table["modes"]["bidirectional"]
+    assert mode["seeds"] == list(range(8)) and len(mode["final_hint_accuracy"]) == 8
+    assert table["env_id"] == "BabyAI-GoToLocal-v0" and table["frames_per_seed"] == 1000
+
+
+def test_a_table_is_redrawn_from_its_json_alone(tmp_path):
+    rng = np.random.default_rng(1)
+    runs = {m: _curve(rng.random((4, 11))) for m in ("student_only", "oracle")}
+    table = curves.make_table(runs, 0.9, {"env": {"id": "BabyAI-PickupLoc-v0"}}, "cmd")
+    curves.write(table, tmp_path)
+    saved = json.loads((tmp_path / "table.json").read_text())
+    for name in ("summary", "paired"):  # what redraw computes again
+        saved.pop(name)
+    (tmp_path / "table.json").write_text(json.dumps(saved))
+    (tmp_path / "table.md").unlink()
+    (tmp_path / "curves.png").unlink()
+    again = curves.redraw(tmp_path / "table.json")
+    assert set(again["summary"]) == {"student_only", "oracle"}
+    for mode, summary in table["summary"].items():  # to the 6 digits the table keeps
+        for name, value in summary.items():
+            np.testing.assert_allclose(again["summary"][mode][name], value, atol=2e-6)
+    assert [p["mode"] for p in again["paired"]] == ["oracle"]
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    assert (tmp_path / "table.md").read_text() == curves.markdown(again)

@@ -118,3 +118,56 @@ def test_render_draws_the_grid_the_agent_and_its_view():
     }
     image = np.asarray(env.reset(jax.random.PRNGKey(1)).observation.image)
     assert len(changed) == (image[..., 0] > 0).sum()
+
+
+def _same_states(a, b) -> np.ndarray:
+    """bool[...]: whether two (batches of) states are equal bit for bit, leaf by leaf."""
+    batch = a.ids.shape[:-2]  # ids: [..., W, H]
+    leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    equal = [np.asarray(x == y).reshape(*batch, -1).all(-1) for x, y in leaves]
+    return np.logical_and.reduce(equal)
+
+
+@pytest.mark.parametrize("env_id", ["BabyAI-GoToRedBallNoDists-v0", "BabyAI-PutNextLocal-v0"])
+def test_next_episode_is_the_state_the_auto_reset_starts_from(env_id):
+    """`next_episode` of an episode's state is exactly where the step after its end restarts, one
+    environment at a time (`lax.cond`) and batched (the gathered auto-reset)."""
+    env = envs.make(env_id, max_steps=12)
+    step = jax.jit(env.step)
+    ts = env.reset(jax.random.PRNGKey(0))
+    foreseen = env.next_episode(ts.state)  # known before the episode is played
+    for action in jax.random.randint(jax.random.PRNGKey(1), (12,), 0, 7):
+        ts = step(ts, action)
+        if ts.is_done():
+            break
+    assert ts.is_done()
+    assert _same_states(env.next_episode(ts.state), foreseen)
+    restarted = step(ts, jnp.int32(2))
+    assert int(restarted.t) == 0 and _same_states(restarted.state, foreseen)
+    assert not _same_states(env.next_episode(restarted.state), foreseen)
+
+    n = 64  # restarts are gathered n // 32 at a time
+
+    @jax.jit
+    def run(key):
+        def body(carry, k):
+            ts, first, seen = carry
+            nxt = jax.vmap(env.step)(ts, jax.random.randint(k, (n,), 0, 7))
+            take = ts.is_done() & ~seen  # each environment's first restart
+            first = jax.tree.map(
+                lambda a, b: jnp.where(take.reshape(-1, *(1,) * (a.ndim - 1)), a, b),
+                nxt.state,
+                first,
+            )
+            return (nxt, first, seen | take), (ts.is_done(), nxt.t)
+
+        ts = jax.vmap(env.reset)(jax.random.split(key, n))
+        carry = (ts, ts.state, jnp.zeros(n, bool))
+        (_, first, seen), (ended, t) = jax.lax.scan(body, carry, jax.random.split(key, 16))
+        return ts.state, first, seen, ended, t
+
+    start, first, seen, ended, t = run(jax.random.PRNGKey(2))
+    assert np.asarray(seen).all()  # every environment has ended and restarted
+    assert (np.asarray(t)[np.asarray(ended)] == 0).all()
+    foreseen = jax.jit(jax.vmap(env.next_episode))(start)
+    assert _same_states(first, foreseen).all()

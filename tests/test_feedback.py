@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from tiny import TINY
 
 from jaxbidir import config, envs, training
-from jaxbidir.feedback import hints, make_train
+from jaxbidir.feedback import hints, make_train, sources, teacher_update
 from jaxbidir.feedback.teacher_update import (
     HintBatch,
     reward_weights,
@@ -19,10 +20,7 @@ from jaxbidir.feedback.teacher_update import (
     teacher_loss,
     token_terms,
 )
-from jaxbidir.teacher import pretrain
-
-TINY = dict(num_envs=8, num_steps=16, hint_every=8, total_frames=8 * 16 * 8, log_every=2,
-            checkpoint_every=4, teacher_batch=16)  # fmt: skip
+from jaxbidir.teacher import configured
 
 
 def test_reward_weighted_loss_on_a_hand_computed_case():
@@ -47,9 +45,18 @@ def test_reward_weighted_loss_on_a_hand_computed_case():
     assert reward_weights(score, used, 0.1, 100.0)[0] > w[0]
 
 
+def test_standardized_weights_do_not_depend_on_the_scale_of_the_scores():
+    score = jnp.array([0.3, -0.1, 0.05, 0.2, 9.0])
+    used = jnp.array([True, True, True, True, False])
+    one, ten = (reward_weights(s, used, 0.5, 10.0, standardize=True) for s in (score, 10 * score))
+    np.testing.assert_allclose(one, ten, rtol=1e-5)
+    raw = reward_weights(10 * score, used, 0.5, 10.0)
+    assert float(raw.max()) > float(one.max())  # raw: a larger spread, sharper weights
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    model, tokenizer = pretrain.load_default()
+    model, tokenizer = configured.load_shipped()
     return model, tokenizer
 
 
@@ -92,23 +99,23 @@ def _update_once(mode):
     return trainer, state, new, metrics
 
 
-def test_only_bidirectional_trains_the_teacher_and_never_through_the_hint():
+def test_only_a_learning_source_trains_the_teacher_and_never_through_the_hint():
     _, state, new, metrics = _update_once("teacher_frozen")  # one copy, never trained
-    assert state.teacher is None and new.teacher is None and "teacher_loss" not in metrics
+    assert state.mode_state is None and new.mode_state is None and "teacher_loss" not in metrics
     trainer, state, new, metrics = _update_once("bidirectional")
-    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.teacher.params,
-                         new.teacher.params)  # fmt: skip
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), state.mode_state.params,
+                         new.mode_state.params)  # fmt: skip
     assert max(jax.tree.leaves(moved)) > 0
     assert {"teacher_loss", "kl", "hint_accuracy", "hint_score"} <= set(metrics)
 
     # the student's new parameters, as a function of the teacher's: hints are token ids, so
     # no gradient reaches the teacher from the student's update
     def student_after(teacher_params):
-        teacher = state.teacher._replace(params=teacher_params)
-        params = trainer.update(state._replace(teacher=teacher))[0].params
+        teacher = state.mode_state._replace(params=teacher_params)
+        params = trainer.update(state._replace(mode_state=teacher))[0].params
         return sum(jnp.sum(x) for x in jax.tree.leaves(params))
 
-    grads = jax.jit(jax.grad(student_after))(state.teacher.params)
+    grads = jax.jit(jax.grad(student_after))(state.mode_state.params)
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads))
 
 
@@ -157,8 +164,8 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     graphdef, reference = nnx.split(model)
     env = envs.make("BabyAI-GoToLocal-v0")
     ask = hints.make_ask_teacher(graphdef, bridge, 64, 1.0)
-    cfg = config.Config(teacher_lr=1e-3)
-    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.teacher_lr))
+    cfg = config.load(None, {"teacher.lr": 1e-3}).feedback
+    tx = teacher_update.make_optimizer(config.load(None, {"teacher.lr": 1e-3}))
 
     def step(carry, key):
         params, opt_state = carry
@@ -198,7 +205,50 @@ def test_a_bidirectional_run_saves_both_models_and_resumes_exactly(tmp_path):
 def test_feedback_configs_are_checked():
     with pytest.raises(ValueError, match="mode must be one of"):
         config.load(None, ["mode=both"])
-    with pytest.raises(ValueError, match="hint_every .* must divide num_steps"):
-        config.load(None, ["hint_every=5"])
-    with pytest.raises(FileNotFoundError, match="not a Hugging Face checkpoint"):
-        make_train(config.load(None, {**TINY, "mode": "teacher_frozen", "teacher": "/nowhere"}))
+    with pytest.raises(ValueError, match=r"hint_every \(5\) must divide student.num_steps"):
+        config.load(None, ["feedback.hint_every=5"])
+    nowhere = {**TINY, "mode": "teacher_frozen", "teacher.path": "/nowhere"}
+    with pytest.raises(FileNotFoundError, match="teacher.path '/nowhere' is not a Hugging Face"):
+        make_train(config.load(None, nowhere))
+
+
+def test_every_feedback_mode_has_a_hint_source():
+    assert set(sources.SOURCES) == set(config.FEEDBACK_MODES)
+
+
+def test_the_last_step_is_bootstrapped_under_the_hint_in_force():
+    """The value that bootstraps the rollout's last step is the student's value with the hint
+    it acts on there (the last row's hint where the episode goes on), not without a hint."""
+    cfg = config.load(None, {**TINY, "mode": "oracle"})
+    trainer = make_train(cfg)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    experience = jax.jit(trainer.collect)(state)
+    rows, obs = experience.rows, experience.timestep.observation
+    going_on = np.asarray(rows.valid[-1] & ~rows.done[-1])
+    assert going_on.any()
+    policy = jax.jit(trainer.policy)
+    _, under_hint, _ = policy(state.params, obs.image, obs.mission, rows.hint[-1])
+    _, without, _ = policy(state.params, obs.image, obs.mission, None)
+    np.testing.assert_allclose(experience.last_value[going_on], under_hint[going_on], rtol=1e-6)
+    assert not np.allclose(under_hint[going_on], without[going_on], rtol=1e-3)
+
+
+def test_shuffled_scores_are_a_permutation_of_the_used_ones():
+    score = jnp.arange(10.0)
+    used = jnp.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 0], bool)
+    shuffled = teacher_update.shuffle_among_used(score, used, jax.random.PRNGKey(3))
+    np.testing.assert_array_equal(shuffled[~used], score[~used])  # the others are kept
+    assert sorted(np.asarray(shuffled[used]).tolist()) == np.asarray(score[used]).tolist()
+    assert not np.array_equal(shuffled, score)
+
+
+def test_the_greedy_teacher_gives_its_most_likely_hint_whatever_the_key():
+    cfg = config.load(None, {**TINY, "mode": "teacher_greedy", "env.id": "BabyAI-PickupLoc-v0"})
+    env = envs.make(cfg.env.id)
+    source = sources.make_source(cfg, env)
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 32)).state
+    ask = jax.jit(source.ask)
+    one, other = ask(None, states, jax.random.key(1)), ask(None, states, jax.random.key(2))
+    np.testing.assert_array_equal(one.hint, other.hint)
+    sampled = sources.make_source(config.replace(cfg, mode="teacher_frozen"), env)
+    assert not np.array_equal(jax.jit(sampled.ask)(None, states, jax.random.key(1)).hint, one.hint)

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from bpe import bpe_tokenizer
 from flax import nnx
+from reference.bpe import bpe_tokenizer
 from transformers import AutoTokenizer, GPT2LMHeadModel
 
 from jaxbidir import config as C
@@ -50,13 +50,13 @@ def test_action_distribution_matches_transformers(tmp_path, kind):
     """Prompts of real states (with 0, 1 and 2 earlier observations), scored in JAX with the shared
     KV cache, against transformers scoring each prompt + action string in full."""
     lm_dir = "" if kind == "shipped" else _bpe_checkpoint(tmp_path / "lm")
-    config = C.load(None, dict(mode="glam", glam_lm=lm_dir, glam_description_length=40))
+    config = C.load(None, {"mode": "glam", "glam.lm": lm_dir, "glam.description_length": 40})
     env = envs.make("BabyAI-MixedTrainLocal-v0")
     lm, tokenizer, prompter = load_lm(config, env.mission_length)
     if kind == "shipped":  # the template's new words and the longer prompts were added
         assert lm.config.vocab_size > 57 and lm.config.n_positions > 160
 
-    n, width = 6, config.glam_description_length
+    n, width = 6, config.glam.description_length
     keys = jax.random.split(jax.random.PRNGKey(0), n * HISTORY)
     states = jax.vmap(env.reset)(keys).state
     views = jax.vmap(envs.describe, (0, None))(states, width).reshape(n, HISTORY, width)
@@ -95,9 +95,9 @@ def test_action_distribution_matches_transformers(tmp_path, kind):
 
 
 def test_only_the_last_blocks_learn_when_asked(tmp_path):
-    """glam_train_blocks=1: the optimizer moves the last block, the final LayerNorm and the value
+    """glam.train_blocks=1: the optimizer moves the last block, the final LayerNorm and the value
     head, and nothing else."""
-    config = C.load(None, _tiny(tmp_path, glam_train_blocks=1))
+    config = C.load(None, _tiny(tmp_path, **{"glam.train_blocks": 1}))
     lm = load_lm(config, mission_length=24)[0]
     head = glam.ValueHead(lm.config.n_embd, nnx.Rngs(0))
     params = {"lm": nnx.state(lm), "value_head": nnx.state(head)}
@@ -123,9 +123,9 @@ def _tiny(tmp_path, n_layer=2, **overrides):
         rngs=nnx.Rngs(0),
     )  # fmt: skip
     teacher.save(lm, tokenizer, tmp_path / "tiny_lm")
-    return {**dict(mode="glam", glam_lm=str(tmp_path / "tiny_lm"), num_envs=16, num_steps=16,
-                   glam_minibatch_size=64, glam_description_length=32, log_every=4,
-                   checkpoint_every=8), **overrides}  # fmt: skip
+    return {"mode": "glam", "glam.lm": str(tmp_path / "tiny_lm"), "env.num_envs": 16,
+            "student.num_steps": 16, "glam.minibatch_size": 64, "glam.description_length": 32,
+            "run.log_every": 4, "run.checkpoint_every": 8, **overrides}  # fmt: skip
 
 
 def test_glam_learns_go_to_red_ball(tmp_path):
@@ -137,8 +137,8 @@ def test_glam_learns_go_to_red_ball(tmp_path):
     off alike): a mean of 0.35 against 0.2 asked."""
     config = C.load(
         None,
-        _tiny(tmp_path, glam_lr=1e-3, total_frames=16 * 16 * 40, num_seeds=4,
-              glam_description_length=16),
+        _tiny(tmp_path, **{"glam.lr": 1e-3, "run.total_frames": 16 * 16 * 40,
+                           "run.num_seeds": 4, "glam.description_length": 16}),
     )  # fmt: skip
     training.run(config, tmp_path / "run", progress=False)
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -152,9 +152,10 @@ def test_glam_learns_go_to_red_ball(tmp_path):
 
 
 def test_glam_config_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="glam_lm .* not a Hugging Face checkpoint"):
-        training.make_train(C.load(None, dict(mode="glam", glam_lm=str(tmp_path))))
-    with pytest.raises(ValueError, match="glam_minibatch_size"):
-        C.load(None, dict(mode="glam", num_envs=4, num_steps=10, glam_minibatch_size=64))
+    with pytest.raises(FileNotFoundError, match="glam.lm .* not a Hugging Face checkpoint"):
+        training.make_train(C.load(None, {"mode": "glam", "glam.lm": str(tmp_path)}))
+    with pytest.raises(ValueError, match="glam.minibatch_size"):
+        C.load(None, {"mode": "glam", "env.num_envs": 4, "student.num_steps": 10,
+                      "glam.minibatch_size": 64})  # fmt: skip
     with pytest.raises(ValueError, match="mode must be one of .*glam"):
-        C.load(None, dict(mode="lamorel"))
+        C.load(None, {"mode": "lamorel"})

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from minigrid_envs import make_minigrid
+from reference.minigrid_envs import make_minigrid
 from scipy.stats import chi2_contingency
 
 from jaxbidir import envs

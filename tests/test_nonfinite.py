@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tiny import TINY
 
 from jaxbidir import config, nonfinite, training
 
-TINY = dict(num_envs=8, num_steps=16, hint_every=16, total_frames=8 * 16 * 8, log_every=2,
-            checkpoint_every=4, num_seeds=2)  # fmt: skip
+TWO_SEEDS = {**TINY, "run.num_seeds": 2}
 
 
 def test_the_bitmask_names_each_quantity():
@@ -25,7 +25,7 @@ def test_the_bitmask_names_each_quantity():
 
 
 def test_an_absurd_learning_rate_stops_the_run_before_a_checkpoint(tmp_path):
-    cfg = config.load(None, {**TINY, "lr": 1e38})
+    cfg = config.load(None, {**TWO_SEEDS, "student.lr": 1e38})
     with pytest.raises(nonfinite.NonFiniteError, match=r"non-finite .*student_.* at update \d"):
         training.run(cfg, tmp_path, progress=False)
     assert training.checkpoint_manager(tmp_path).latest_step() is None
@@ -34,15 +34,13 @@ def test_an_absurd_learning_rate_stops_the_run_before_a_checkpoint(tmp_path):
 def test_a_diverging_teacher_is_named():
     """A teacher whose parameters hold a NaN, in the chunk `training.run` compiles for the
     bidirectional config of tests/test_feedback.py (the compilation cache serves both)."""
-    cfg = config.load(None, dict(num_envs=8, num_steps=16, hint_every=8, total_frames=8 * 16 * 8,
-                                 log_every=2, checkpoint_every=4, teacher_batch=16,
-                                 mode="bidirectional"))  # fmt: skip
+    cfg = config.load(None, {**TINY, "mode": "bidirectional"})
     trainer = training.make_train(cfg)
     state, sharding = training.init_seeds(trainer, cfg)
-    params = state.teacher.params
+    params = state.mode_state.params
     poisoned = jax.tree.map(lambda x: x.at[..., 0].set(jnp.nan), params)
-    state = state._replace(teacher=state.teacher._replace(params=poisoned))
-    chunk = training.make_chunk(trainer, cfg.log_every, sharding, cfg.seed_batch)
+    state = state._replace(mode_state=state.mode_state._replace(params=poisoned))
+    chunk = training.make_chunk(trainer, cfg.run.log_every, sharding, cfg.run.seed_batch)
     _, metrics = chunk(state)
     says = r"non-finite .*teacher_gradients, teacher_loss, teacher_parameters at update 1 in seed"
     with pytest.raises(nonfinite.NonFiniteError, match=says):
@@ -58,13 +56,13 @@ def test_the_last_good_checkpoint_stays_the_latest(tmp_path, monkeypatch):
         trainer = make_train(cfg)
 
         def update(state):
-            poison = jnp.where(state.update == 5, jnp.nan, 1.0)
+            poison = jnp.where(state.updates_done == 5, jnp.nan, 1.0)
             return trainer.update(state._replace(params=jax.tree.map(poison.__mul__, state.params)))
 
         return trainer._replace(update=update)
 
     monkeypatch.setattr(training, "make_train", poisoned)
-    cfg = config.load(None, TINY)
+    cfg = config.load(None, TWO_SEEDS)
     says = r"non-finite student_gradients, student_loss, student_parameters at update 6 in seed"
     with pytest.raises(nonfinite.NonFiniteError, match=says + r"\(s\) 0, 1"):
         training.run(cfg, tmp_path, progress=False)

@@ -4,10 +4,11 @@ figure and table of the curves."""
 import json
 from pathlib import Path
 
+from tiny import TINY
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "reproduce_curves.ipynb"
-# the bidirectional config of tests/test_feedback.py, so the compilation cache serves both
-TINY = ["num_envs=8", "num_steps=16", "hint_every=8", "total_frames=1024", "log_every=2",
-        "checkpoint_every=4", "teacher_batch=16"]  # fmt: skip
+# the tests' tiny run, evaluated: the compilation cache serves the modes' programs to both
+OVERRIDES = [f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()]
 
 
 def test_the_curves_notebook_runs_top_to_bottom(tmp_path):
@@ -18,15 +19,18 @@ def test_the_curves_notebook_runs_top_to_bottom(tmp_path):
         str(NOTEBOOK),
         str(tmp_path / "executed.ipynb"),
         parameters=dict(
-            SEEDS=2, MODES=["student_only", "bidirectional"], OVERRIDES=TINY, OUT=str(out)
+            SEEDS=2, MODES=["student_only", "bidirectional"], OVERRIDES=OVERRIDES, OUT=str(out)
         ),  # fmt: skip
         kernel_name="python3",
         progress_bar=False,
     )
     assert (out / "curves.png").stat().st_size > 10_000 and (out / "curves.pdf").exists()
     table = json.loads((out / "table.json").read_text())
-    assert set(table) == {"student_only", "bidirectional"}
-    assert table["bidirectional"]["seeds"] == 2 and "hint_accuracy_final" in table["bidirectional"]
+    assert set(table["modes"]) == {"student_only", "bidirectional"}
+    bidirectional = table["modes"]["bidirectional"]
+    assert bidirectional["seeds"] == [0, 1] and bidirectional["source"] == "evaluation"
+    assert len(bidirectional["curve"]["frames"]) == 3  # updates 0, 4 and 8
+    assert len(bidirectional["final_hint_accuracy"]) == 2
     executed = json.loads((tmp_path / "executed.ipynb").read_text())
     shown = [o for c in executed["cells"] for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in shown)

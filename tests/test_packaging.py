@@ -39,11 +39,11 @@ def test_the_wheel_holds_configs_teacher_and_every_package(tmp_path):
     )  # fmt: skip
     script = (
         "import jaxbidir, sys; from jaxbidir import config; "
-        "from jaxbidir.teacher import pretrain; "
+        "from jaxbidir.teacher import configured; "
         f"assert jaxbidir.__file__.startswith({str(target)!r}), jaxbidir.__file__; "
         "names = sorted(config.shipped_configs()); "
         "[config.load(n) for n in names]; "
-        "model, tokenizer, _ = pretrain.load_configured('', 'teacher'); "
+        "model, tokenizer, _ = configured.load_configured('', 'teacher'); "
         "print(' '.join(names), len(tokenizer))"
     )
     proc = subprocess.run(

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from glam_text import describe as glam_describe
-from minigrid_envs import make_minigrid
+from reference.glam_text import describe as glam_describe
+from reference.minigrid_envs import make_minigrid
 
 from jaxbidir import envs
 from jaxbidir.envs import description

@@ -14,7 +14,7 @@ from flax import nnx
 
 from jaxbidir import cli, config, envs, teacher, training
 from jaxbidir.envs import language as L
-from jaxbidir.teacher import pretrain
+from jaxbidir.teacher import configured, pretrain
 
 TINY = dict(
     levels="BabyAI-GoToRedBallNoDists-v0,BabyAI-PickupLoc-v0", envs_per_level=40,
@@ -89,8 +89,8 @@ def test_pretraining_learns_and_rebuilds_the_same_teacher(tiny_teachers):
 
 
 def test_the_shipped_teacher_gives_the_reported_accuracy():
-    report = json.loads((pretrain.DEFAULT_DIR / "pretrain.json").read_text())
-    model, tokenizer = pretrain.load_default()
+    report = json.loads((configured.SHIPPED_DIR / "pretrain.json").read_text())
+    model, tokenizer = configured.load_shipped()
     assert 5e5 <= report["parameters"] <= 2e6 and len(tokenizer) == model.config.vocab_size
     cfg = pretrain.PretrainConfig(**report["config"])
     bridge = teacher.Bridge.build(tokenizer)
@@ -108,7 +108,7 @@ def test_the_shipped_teacher_gives_the_reported_accuracy():
 class _TeacherState(NamedTuple):
     params: nnx.State
     opt_state: optax.OptState
-    update: jnp.ndarray
+    updates_done: jnp.ndarray
 
 
 def test_teacher_and_optimizer_state_round_trip_through_orbax(tmp_path, tiny_teachers):

@@ -16,7 +16,8 @@ SCRIPT = textwrap.dedent(
     from jaxbidir.feedback import make_train
 
     assert jax.device_count() == 4, jax.devices()
-    cfg = config.load(None, dict(num_envs=4, num_steps=8, hint_every=8, num_seeds=4, log_every=2))
+    cfg = config.load(None, {"env.num_envs": 4, "student.num_steps": 8, "feedback.hint_every": 8,
+                             "run.num_seeds": 4, "run.log_every": 2})
     trainer = make_train(cfg)
     state, sharding = training.init_seeds(trainer, cfg)
     assert sharding is not None

@@ -4,16 +4,22 @@ import json
 
 import numpy as np
 import pytest
+from tiny import TINY
 
 from jaxbidir import config, training
 from jaxbidir.evaluate import evaluate
 
 # small enough for CI, long enough to learn GoToRedBallNoDists (a random policy succeeds ~35%);
 # 4 seeds vmapped: the assertions hold over seeds, not on one float trajectory
-LEARN = dict(num_envs=32, num_steps=64, total_frames=32 * 64 * 20, log_every=4, checkpoint_every=8,
-             num_seeds=4)  # fmt: skip
-TINY = dict(num_envs=8, num_steps=16, hint_every=16, total_frames=8 * 16 * 8, log_every=2,
-            checkpoint_every=4)  # fmt: skip
+LEARN = {
+    "env.num_envs": 32,
+    "student.num_steps": 64,
+    "run.total_frames": 32 * 64 * 20,
+    "run.log_every": 4,
+    "run.checkpoint_every": 8,
+    "run.num_seeds": 4,
+    "run.eval_every": 0,
+}
 
 
 def _metrics(run_dir):
@@ -34,7 +40,7 @@ def test_ppo_learns_go_to_red_ball(learned):
     seed 3 0.987 instead of 1.0), so gains >= 0.47 against 0.25 asked, mean last 0.99 against
     0.85 asked."""
     lines = _metrics(learned)
-    assert len(lines) == 20 and lines[-1]["frames"] == LEARN["total_frames"]
+    assert len(lines) == 20 and lines[-1]["frames"] == LEARN["run.total_frames"]
     success = np.array([line["success_rate_per_seed"] for line in lines])  # [updates, seeds]
     first, last = success[:2].mean(0), success[-2:].mean(0)
     print(f"margin: ppo first {np.round(first, 3)} last {np.round(last, 3)}")
@@ -54,8 +60,8 @@ def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
     assert abs(np.mean(ours) - np.mean(real)) < 0.08, (ours, real)
 
 
-def test_killed_and_resumed_run_gives_the_same_metrics(tmp_path):
-    cfg = config.load(None, TINY)
+def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path):
+    cfg = config.load(None, {**TINY, "run.eval_every": 2, "run.eval_episodes": 8})
     training.run(cfg, tmp_path / "whole", progress=False)
     # killed after update 6: the last checkpoint is update 4, lines 5-6 are written again
     training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
@@ -64,25 +70,61 @@ def test_killed_and_resumed_run_gives_the_same_metrics(tmp_path):
         training.run(cfg, tmp_path / "cut", progress=False)
     training.run(cfg, tmp_path / "cut", progress=False, resume=True)
     assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
-    with pytest.raises(ValueError, match="different config"):
-        training.run(config.load(None, {**TINY, "lr": 0.1}), tmp_path / "cut", resume=True)
+    evaluations = training.read_metrics(tmp_path / "whole" / "eval.jsonl")
+    assert [line["update"] for line in evaluations] == [0, 2, 4, 6, 8]
+    assert evaluations == training.read_metrics(tmp_path / "cut" / "eval.jsonl")
+    with pytest.raises(ValueError, match=r"different config.*student.lr"):
+        training.run(config.load(None, {**TINY, "student.lr": 0.1}), tmp_path / "cut", resume=True)
 
 
-def test_configs_are_checked_on_load(tmp_path):
-    with pytest.raises(ValueError, match="unknown key 'learning_rate'"):
-        config.load(None, ["learning_rate=0.1"])
-    with pytest.raises(ValueError, match="num_envs must be of type int"):
-        config.load(None, ["num_envs=many"])
-    with pytest.raises(ValueError, match="gamma must be in"):
-        config.load(None, ["gamma=1.5"])
+def test_configs_are_tables_checked_on_load(tmp_path):
+    with pytest.raises(ValueError, match="unknown key 'student.learning_rate'"):
+        config.load(None, ["student.learning_rate=0.1"])
+    with pytest.raises(ValueError, match="env.num_envs must be of type int"):
+        config.load(None, ["env.num_envs=many"])
+    with pytest.raises(ValueError, match=r"gamma must be <= 1"):
+        config.load(None, ["student.gamma=1.5"])
     with pytest.raises(ValueError, match="unknown level"):
-        config.load(None, ["env_id=BabyAI-GoToBlueBall-v0"])
+        config.load(None, ["env.id=BabyAI-GoToBlueBall-v0"])
     with pytest.raises(ValueError, match="not key=value"):
-        config.load(None, ["lr"])
+        config.load(None, ["student.lr"])
+    with pytest.raises(ValueError, match="unknown table 'studnet'"):
+        config.load(None, ["studnet.lr=0.1"])
+    with pytest.raises(ValueError, match="must divide student.num_steps"):
+        config.load(None, ["feedback.hint_every=5"])
+    # a key of the old flat configs names its new place
+    with pytest.raises(ValueError, match="'teacher_lr' is now 'teacher.lr'"):
+        config.load(None, ["teacher_lr=0.1"])
+    old = tmp_path / "old.toml"
+    old.write_text('env_id = "BabyAI-GoToLocal-v0"\nnum_envs = 4\n')
+    with pytest.raises(ValueError, match="'env_id' is now 'env.id'"):
+        config.load(old)
     bad = tmp_path / "bad.toml"
-    bad.write_text('env_id = "BabyAI-GoToLocal-v0"\nnum_env = 4\n')
-    with pytest.raises(ValueError, match="unknown key 'num_env'"):
+    bad.write_text('[env]\nid = "BabyAI-GoToLocal-v0"\nnum_env = 4\n')
+    with pytest.raises(ValueError, match="unknown key 'env.num_env'"):
         config.load(bad)
-    assert config.load(None, ["total_frames=1e6", "anneal_lr=true"]).total_frames == 10**6
+    loaded = config.load(None, ["run.total_frames=1e6"])
+    assert loaded.run.total_frames == 10**6 and isinstance(loaded.run.total_frames, int)
+    assert config.load(None, ["student.anneal_lr=true"]).student.anneal_lr is True
     for name in config.shipped_configs():
-        config.load(name)  # every shipped config is valid
+        shipped = config.load(name)  # every shipped config is valid, and round-trips
+        assert config.from_dict(shipped.to_dict()) == shipped
+
+
+def test_every_field_has_its_bounds_checked():
+    """Validation is derived from each field's bounds: a value just past any bound fails."""
+    import dataclasses
+
+    just_past = {"above": lambda b: b, "min": lambda b: b - 1, "max": lambda b: b + 1}
+    checked = 0
+    for table in dataclasses.fields(config.Config):
+        if not dataclasses.is_dataclass(table.type):
+            continue
+        for f in dataclasses.fields(table.type):
+            for bound, past in just_past.items():
+                if bound in f.metadata:
+                    value = f.type(past(f.metadata[bound]))
+                    with pytest.raises(ValueError, match=f"{f.name} must be"):
+                        config.load(None, {f"{table.name}.{f.name}": value})
+                    checked += 1
+    assert checked > 30

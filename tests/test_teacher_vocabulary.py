@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from bpe import bpe_tokenizer as _bpe_tokenizer
 from flax import nnx
+from reference.bpe import bpe_tokenizer as _bpe_tokenizer
 
 from jaxbidir import envs, teacher
 from jaxbidir.envs import language as L
@@ -110,7 +110,7 @@ def test_bad_teacher_directories_are_clear_errors_naming_the_file(tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from jaxbidir.teacher import pretrain
+    from jaxbidir.teacher import configured
 
     def saved(name, tokenizer, vocab_size):
         cfg = teacher.GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=16, n_layer=1,
@@ -122,7 +122,7 @@ def test_bad_teacher_directories_are_clear_errors_naming_the_file(tmp_path):
     small = saved("small", words, vocab_size=10)
     says = rf"{small}/tokenizer.json: the tokenizer has {len(words)} tokens .* vocab_size 10"
     with pytest.raises(ValueError, match=says):
-        pretrain.load_configured(small, "teacher")
+        configured.load_configured(small, "teacher")
 
     vocab = {w: i for i, w in enumerate(w for w in (*V.ALL_WORDS, V.UNK) if w != "ball")}
     backend = Tokenizer(models.WordLevel(vocab, unk_token=V.UNK))
@@ -132,4 +132,4 @@ def test_bad_teacher_directories_are_clear_errors_naming_the_file(tmp_path):
     )
     mute = saved("mute", no_ball, vocab_size=len(vocab))
     with pytest.raises(ValueError, match=rf"{mute}/tokenizer.json: .* cannot write .* 'ball'"):
-        pretrain.load_configured(mute, "teacher")
+        configured.load_configured(mute, "teacher")

@@ -7,8 +7,8 @@ from minigrid can be compared byte for byte.
 
 import numpy as np
 
-# minigrid.core.constants.OBJECT_TO_IDX
-UNSEEN, EMPTY, WALL, FLOOR, DOOR, KEY, BALL, BOX, GOAL, LAVA, AGENT = range(11)
+# minigrid.core.constants.OBJECT_TO_IDX (its "agent", 10, is never in a grid)
+UNSEEN, EMPTY, WALL, FLOOR, DOOR, KEY, BALL, BOX, GOAL, LAVA = range(10)
 OBJECT_NAMES = (
     "unseen",
     "empty",
@@ -29,7 +29,6 @@ COLOUR_NAMES = ("red", "green", "blue", "purple", "yellow", "grey")
 
 # door state channel
 OPEN, CLOSED, LOCKED = range(3)
-STATE_NAMES = ("open", "closed", "locked")
 
 # minigrid.MiniGridEnv.Actions (navix's MiniGrid action set has the same order)
 LEFT, RIGHT, FORWARD, PICKUP, DROP, TOGGLE, DONE = range(7)

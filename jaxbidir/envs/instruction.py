@@ -10,9 +10,9 @@ import numpy as np
 
 from . import constants as C
 from . import language as L
+from .grid import positions_of
 from .layout import Layout
 from .state import Instruction
-from .verifier import positions_of
 
 # how clauses are joined: minigrid's instruction classes
 SINGLE, BEFORE, AFTER, AND = range(4)  # ActionInstr, BeforeInstr, AfterInstr, AndInstr

@@ -33,9 +33,7 @@ PAD_ID, EOS_ID = VOCAB[PAD], VOCAB[EOS]
 
 # Instruction kinds (one clause) and locations, as stored in the state.
 GOTO, PICKUP, OPEN_DOOR, PUTNEXT = range(4)
-CLAUSE_NAMES = ("goto", "pickup", "open", "putnext")
 LOC_NAMES = ("left", "right", "front", "behind")  # minigrid's verifier.LOC_NAMES order
-NO_LOC = NO_COLOUR = -1
 
 
 def tokenize(text: str) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 from flax import struct
 
 from . import constants as C
-from .verifier import adjacent
+from .grid import adjacent
 
 
 @struct.dataclass

@@ -16,7 +16,7 @@ from . import constants as C
 from . import instruction as I
 from . import language as L
 from . import layout as Lay
-from .verifier import adjacent, positions_of
+from .grid import adjacent, positions_of
 
 ROOM = 8  # RoomGridLevel's default room_size
 
@@ -178,7 +178,6 @@ for _c, _t in [
 MIXED_GOTO, MIXED_PICKUP, MIXED_PUTNEXT, MIXED_PICKUP_GOTO, MIXED_OPEN, MIXED_PICKUP_PICKUP = range(
     6
 )
-MIXED_TASKS = ("goto", "pickup", "putnext", "pick up then go to", "open", "pick up then pick up")
 
 
 def _other(key, kinds, n, first):

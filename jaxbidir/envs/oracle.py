@@ -20,8 +20,8 @@ import numpy as np
 
 from . import constants as C
 from . import language as L
+from .grid import member, positions_of
 from .state import State
-from .verifier import member, positions_of
 
 HINT_LENGTH = 10  # tokens; the longest hint: put the purple ball next to the yellow key (9)
 

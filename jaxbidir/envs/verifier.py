@@ -1,7 +1,8 @@
 """minigrid's Baby Language verifiers (`babyai/core/verifier.py`, non-strict) in JAX.
 
-`verify(before, after, action)` is called after every step with the state before and after the
-action, and returns the updated instruction and whether the mission is now accomplished.
+`verify(instruction, after, action)` is called after every step with the instruction (and its
+memory) from before the action and the state after it, and returns the updated instruction and
+whether the mission is now accomplished.
 Non-strict verifiers never fail, so an episode ends only in success or at the time limit.
 """
 
@@ -10,25 +11,8 @@ import jax.numpy as jnp
 from . import constants as C
 from . import language as L
 from .dynamics import front_pos
+from .grid import adjacent, member, positions_of
 from .state import Instruction, State
-
-
-def member(obj_id, mask) -> jnp.ndarray:
-    """Whether object `obj_id` (0 = none) is in the u32 id bitmask `mask`."""
-    bit = jnp.left_shift(jnp.uint32(1), obj_id.astype(jnp.uint32))
-    return (obj_id > 0) & ((mask & bit) != 0)
-
-
-def positions_of(ids: jnp.ndarray, mask) -> jnp.ndarray:
-    """bool[W, H]: the cells holding an object whose id is in `mask`."""
-    bits = jnp.left_shift(jnp.uint32(1), ids.astype(jnp.uint32))
-    return (ids > 0) & ((bits & mask) != 0)
-
-
-def adjacent(cells: jnp.ndarray) -> jnp.ndarray:
-    """bool[W, H]: cells at Manhattan distance 1 from a True cell (minigrid's `pos_next_to`)."""
-    pad = jnp.pad(cells, 1)
-    return pad[2:, 1:-1] | pad[:-2, 1:-1] | pad[1:-1, 2:] | pad[1:-1, :-2]
 
 
 def _clause(

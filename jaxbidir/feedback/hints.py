@@ -1,22 +1,25 @@
-"""Where hints come from, when they are asked for, and what the student thinks they were worth.
+"""When hints are asked for, which one is in force, and what the student thought they were worth.
 
 Schedule (static, the same for every environment): the rollout is cut into segments of
-`hint_every` steps. At the start of each segment every environment asks for two hints in one
-batch: one for the state it is in, and one for the first state of its next episode, which is
-already known (`Environment.next_episode`: the auto-reset draws it from the state's key). An
-environment acts on the first hint until its episode ends, then on the second ("asked on
-reset"); after a second reset within the same segment it acts on the mission alone until the
-next segment (`slot` 2, counted by the `hinted` metric).
+`feedback.hint_every` steps. At the start of each segment every environment asks for two hints
+in one batch (`ask_for_segment`): one for the state it is in, and one for the first state of
+its next episode, which is already known (`Environment.next_episode`: the auto-reset draws it
+from the state's key). An environment acts on the first hint until its episode ends, then on
+the second ("asked on reset"); after a second reset within the same segment it acts on the
+mission alone until the next segment (`slot` 2, counted by the `hinted` metric). Where the hints
+come from is the mode's hint source (`sources.py`).
 
 Score (the student's evaluation of a hint it acted on from step t for K steps, until the segment
 or its episode ended):
 
     A_hint = sum_k gamma^k r_{t+k} + gamma^K V0(s_{t+K}) - V0(s_t)
 
-with `V0` the student's hint-agnostic critic, so A_hint is what acting on the hint earned beyond
-what the student expects without one. It is the telescoped sum of the one-step errors
-`r + gamma V0' - V0` over the hint's steps (0 bootstrap after a success), computed for every row
-by one backward scan that restarts at segment and episode boundaries.
+with `V0` the student's second critic, which never sees the hint but learns the returns of the
+hinted rollouts it is trained on. So A_hint is what acting on this hint earned beyond what the
+student expects from the state under its usual hints (the mode's average hint), not beyond "no
+hint". It is the telescoped sum of the one-step errors `r + gamma V0' - V0` over the hint's steps
+(0 bootstrap after a success), computed for every row by one backward scan that restarts at
+segment and episode boundaries.
 """
 
 from typing import NamedTuple
@@ -40,6 +43,35 @@ class Asked(NamedTuple):
     prompt_mask: jax.Array  # bool[2N,P]
     tokens: jax.Array  # i32[2N,W] the teacher's own tokens of the hint
     mask: jax.Array  # bool[2N,W]
+
+
+NO_HINT_SLOT = 2  # the slot of an environment whose two hints are spent: it acts on the mission
+
+
+def ask_for_segment(ask, source_state, env: envs.Environment, states: envs.State, key) -> Asked:
+    """The hints of one segment, asked in one batch [2N]: for the N states and for the first
+    states of their next episodes."""
+    both = jax.tree.map(
+        lambda a, b: jnp.concatenate([a, b]), states, jax.vmap(env.next_episode)(states)
+    )
+    return ask(source_state, both, key)
+
+
+def options(asked: Asked) -> jax.Array:
+    """i32[3, N, K] what each environment may act on: its hint, the one for its next episode,
+    no hint (all pad)."""
+    current, next_episode = jnp.split(asked.hint, 2)
+    return jnp.stack([current, next_episode, jnp.zeros_like(current)])
+
+
+def in_force(options: jax.Array, slot: jax.Array) -> jax.Array:
+    """i32[N, K] the hint each environment acts on, from its slot i32[N]."""
+    return options[slot, jnp.arange(slot.shape[0])]
+
+
+def next_slot(slot: jax.Array, valid: jax.Array) -> jax.Array:
+    """After a step: an auto-reset step (not `valid`) moves on to the next episode's hint."""
+    return jnp.minimum(slot + ~valid, NO_HINT_SLOT)
 
 
 def ask_oracle(states: envs.State) -> Asked:
@@ -82,6 +114,21 @@ def score_rows(rows: Rollout, last_value0, gamma: float, hint_every: int):
 
     _, acc = jax.lax.scan(back, jnp.zeros_like(last_value0), (delta, cut), reverse=True)
     return acc
+
+
+def hint_metrics(rows: Rollout, asked: Asked, score, used) -> dict:
+    """The hints' mean score, its spread (what the reward weights' `beta` is measured against)
+    and their accuracy (equal to the oracle's subgoal) over those acted on, and the fraction of
+    valid steps acted on with a hint."""
+    n_used = jnp.maximum(used.sum(), 1)
+    correct = jnp.all(asked.hint == asked.oracle, -1)
+    mean = jnp.where(used, score, 0.0).sum() / n_used
+    return dict(
+        hint_score=mean,
+        hint_score_std=jnp.sqrt(jnp.where(used, (score - mean) ** 2, 0.0).sum() / n_used),
+        hint_accuracy=(correct & used).sum() / n_used,
+        hinted=((rows.slot < NO_HINT_SLOT) & rows.valid).sum() / jnp.maximum(rows.valid.sum(), 1),
+    )
 
 
 def hint_scores(rows: Rollout, last_value0, gamma: float, hint_every: int):

@@ -9,14 +9,21 @@ The weights average 1 before clipping (AWR's normalisation, so the learning rate
 on how many hints an update has); `beta` sets how sharply the best hints win. The KL is the full
 next-token KL to the frozen initial teacher at every position of the hint, so it is exactly 0
 while the teacher is the reference. Shapes: B hints, P prompt, N hint tokens, V vocabulary.
+
+`make_learner` packs it for a run: the teacher's optimizer (from [teacher]), one update per
+student update on a random subset of the hints acted on, and the control that isolates what the
+scores teach (`shuffled`: the same update with the scores shuffled among the hints).
 """
 
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import nnx
 
+from jaxbidir import nonfinite
+from jaxbidir.config import Config
 from jaxbidir.teacher import continuation_log_softmax
 
 
@@ -31,13 +38,19 @@ class HintBatch(NamedTuple):
     used: jax.Array  # bool[B] the hint was acted on (and so scored)
 
 
-def reward_weights(score, used, beta: float, weight_clip: float):
+def reward_weights(score, used, beta: float, weight_clip: float, standardize: bool = False):
     """f32[B]: `n * softmax((score - mean) / beta)` over the `used` hints (0 elsewhere), each at
-    most `weight_clip`. No gradient flows through the weights."""
+    most `weight_clip`. With `standardize`, the scores are divided by their standard deviation
+    over the used hints first, so that `beta` is in units of their spread, whatever the scale
+    of the returns. No gradient flows through the weights."""
     score = jax.lax.stop_gradient(score)
     n = used.sum()
     mean = jnp.where(used, score, 0.0).sum() / jnp.maximum(n, 1)
-    z = jnp.where(used, (score - mean) / beta, -jnp.inf)
+    centred = score - mean
+    if standardize:
+        std = jnp.sqrt(jnp.where(used, centred**2, 0.0).sum() / jnp.maximum(n, 1))
+        centred = centred / (std + 1e-8)
+    z = jnp.where(used, centred / beta, -jnp.inf)
     w = n * jax.nn.softmax(jnp.where(n > 0, z, 0.0))
     return jnp.where(used, jnp.minimum(w, weight_clip), 0.0)
 
@@ -64,12 +77,14 @@ def rwr_loss(log_prob, kl, weights, used, kl_coef: float):
     return nll + kl_coef * kl_per_hint, dict(teacher_nll=nll, kl=kl_per_hint)
 
 
-def teacher_loss(params, graphdef, reference, batch: HintBatch, beta, weight_clip, kl_coef):
+def teacher_loss(
+    params, graphdef, reference, batch: HintBatch, beta, weight_clip, kl_coef, standardize=False
+):
     """The loss of the teacher with `params`, against the one with `reference` (both
     `nnx.State`s of `graphdef`) -> (loss, info)."""
     model, ref = nnx.merge(graphdef, params), nnx.merge(graphdef, reference)
     log_prob, kl = token_terms(model, ref, batch)
-    weights = reward_weights(batch.score, batch.used, beta, weight_clip)
+    weights = reward_weights(batch.score, batch.used, beta, weight_clip, standardize)
     loss, info = rwr_loss(log_prob, kl, weights, batch.used, kl_coef)
     return loss, dict(info, teacher_loss=loss, weight_max=weights.max())
 
@@ -83,3 +98,66 @@ def subsample(batch: HintBatch, size: int, key) -> HintBatch:
     priority = jax.random.uniform(key, batch.used.shape) + batch.used  # used ones first
     index = jax.lax.top_k(priority, size)[1]
     return jax.tree.map(lambda x: x[index], batch)
+
+
+def shuffle_among_used(score, used, key):
+    """f32[B]: the scores of the `used` hints in a random order among them (the others kept):
+    the same weights' spread, no information about which hint earned which."""
+    in_order = jnp.argsort(~used, stable=True)  # used rows first, in order
+    at_random = jnp.argsort(jnp.where(used, jax.random.uniform(key, score.shape), 2.0))
+    return score.at[in_order].set(score[at_random])
+
+
+class TeacherState(NamedTuple):
+    """A learning teacher's own state, one per seed."""
+
+    params: nnx.State
+    opt_state: optax.OptState
+
+
+def make_optimizer(config: Config):
+    """Adam on the teacher, its gradient's global norm clipped ([teacher] lr, max_grad_norm)."""
+    return optax.chain(
+        optax.clip_by_global_norm(config.teacher.max_grad_norm), optax.adam(config.teacher.lr)
+    )
+
+
+def make_learner(config: Config, graphdef, reference: nnx.State, shuffled: bool = False):
+    """-> (init() -> TeacherState, learn(state, asked, score, used, key) -> (state, info,
+    nonfinite checks)): one update of the teacher that starts as `reference` (also the KL's
+    anchor) from the scores f32[S, 2N] of the hints `asked` [S, 2N] (`hints.Asked`), of which
+    `used` were acted on. With `shuffled`, the scores are shuffled among the used hints first."""
+    tx = make_optimizer(config)
+    feedback = config.feedback
+
+    def init() -> TeacherState:
+        return TeacherState(reference, tx.init(reference))
+
+    def learn(state: TeacherState, asked, score, used, key):
+        k_shuffle, k_subset = jax.random.split(key)
+        score, used = score.reshape(-1), used.reshape(-1)
+        if shuffled:
+            score = shuffle_among_used(score, used, k_shuffle)
+        flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  [S, 2N, ...] -> [B, ...]
+        batch = HintBatch(
+            *(flat(x) for x in (asked.prompt, asked.prompt_mask, asked.tokens, asked.mask)),
+            score,
+            used,
+        )
+        batch = subsample(batch, config.teacher.batch, k_subset)
+        grads, info = jax.grad(teacher_loss, has_aux=True)(
+            state.params, graphdef, reference, batch,
+            feedback.beta, feedback.weight_clip, feedback.kl_coef, feedback.standardize_scores,
+        )  # fmt: skip
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        new = TeacherState(optax.apply_updates(state.params, updates), opt_state)
+        checks = {}
+        if config.run.check_finite:
+            checks = dict(
+                teacher_loss=nonfinite.any_nonfinite(info),
+                teacher_gradients=nonfinite.any_nonfinite(grads),
+                teacher_parameters=nonfinite.any_nonfinite(new.params),
+            )
+        return new, info, checks
+
+    return init, learn

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxbidir.teacher import GPT2, init_cache, positions_from_mask
+from jaxbidir.teacher import GPT2, prefill
 
 VALUE_HIDDEN = 1024  # GLAM's value head width
 
@@ -49,11 +49,7 @@ def action_log_probs(lm: GPT2, prompt, prompt_mask, candidates, candidate_mask):
     hidden state f32[B, D]). prompt i32[B, P] left-padded; candidates i32[C, A] right-padded."""
     (b, p), (c, a) = prompt.shape, candidates.shape
     slots = jnp.arange(p + a)
-    keys = jnp.pad(prompt_mask, ((0, 0), (0, a)))
-    mask = (slots[None, :] <= jnp.arange(p)[:, None])[None] & keys[:, None, :]
-    cache = init_cache(lm.config, b, p + a)
-    _, hidden, cache = lm(prompt, positions_from_mask(prompt_mask), mask, cache, 0, logits=False)
-    last = hidden[:, -1]
+    last, cache, keys = prefill(lm, prompt, prompt_mask, a)
     first = jax.nn.log_softmax(lm.head(last))[:, candidates[:, 0]]  # [B, C] the first tokens
 
     # every candidate continues its prompt from the shared cache: rows b * C + c

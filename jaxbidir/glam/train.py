@@ -5,14 +5,14 @@ One `update(state)`, jitted as a whole:
   1. rollout of `num_steps` in `num_envs` environments: at every step each environment's GLAM
      prompt (`prompt.py`: the last 3 observations described in words, the last 2 actions), one
      batched scoring of the 6 action strings (`agent.py`), an action sampled from their softmax;
-  2. GAE on the rewards times `glam_reward_scale` (GLAM's 20) with `glam_gae_lambda`;
-  3. `update_epochs` epochs of clipped PPO steps on minibatches of `glam_minibatch_size` rows,
-     through the whole LM (or its last `glam_train_blocks` blocks) and the value head.
+  2. GAE on the rewards times `glam.reward_scale` (GLAM's 20) with `glam.gae_lambda`;
+  3. `student.update_epochs` epochs of clipped PPO steps on minibatches of `glam.minibatch_size`
+     rows, through the whole LM (or its last `glam.train_blocks` blocks) and the value head.
 
 GLAM's PPO settings (Carta et al. 2023, their released configs) are the config's defaults:
 Adam lr 1e-6 (eps 1e-5), gamma 0.99, lambda 0.99, clip 0.2, entropy 0.01, value 0.5, gradient
 norm 0.5, 4 epochs, minibatches of 64, rewards times 20, advantages not normalized; they trained
-Flan-T5 780M with 32 environments x 40 steps per update. The LM is `glam_lm` (a GPT-2-family
+Flan-T5 780M with 32 environments x 40 steps per update. The LM is `glam.lm` (a GPT-2-family
 Hugging Face checkpoint) or the shipped teacher; words of the template its tokenizer cannot write
 are added to it, and positions a prompt needs beyond its own are added (`agent.fit_lm`).
 """
@@ -26,8 +26,9 @@ from flax import nnx
 
 from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
-from jaxbidir.feedback.train import Trainer
-from jaxbidir.student.ppo import clipped_losses, episode_metrics, gae, make_env, ppo_epochs
+from jaxbidir.runner import RunnerState, Trainer, make_env, scan_updates, update_metrics, zero_count
+from jaxbidir.student.ppo import clipped_losses, episode_metrics, gae, ppo_epochs
+from jaxbidir.teacher import configured
 
 from .agent import ValueHead, action_log_probs, fit_lm
 from .prompt import HISTORY, Prompter, missing_words
@@ -39,15 +40,6 @@ class Memory(NamedTuple):
     views: jax.Array  # i32[N, HISTORY - 1, D] descriptions of the previous observations
     actions: jax.Array  # i32[N, HISTORY - 1] the actions taken after them
     seen: jax.Array  # i32[N] how many of them are of this episode
-
-
-class GlamState(NamedTuple):
-    params: dict  # {"lm": the LM's nnx.State, "value_head": ...}
-    opt_state: optax.OptState
-    timestep: envs.Timestep
-    memory: Memory
-    key: jax.Array
-    update: jax.Array
 
 
 class Turn(NamedTuple):
@@ -67,12 +59,10 @@ class Turn(NamedTuple):
 def load_lm(config: Config, mission_length: int):
     """(GPT2 fitted to the prompts, its tokenizer with the template's words, Prompter) of the
     configured LM."""
-    from jaxbidir.teacher import pretrain
-
-    lm, tokenizer, _ = pretrain.load_configured(config.glam_lm, "glam_lm")
+    lm, tokenizer, _ = configured.load_configured(config.glam.lm, "glam.lm")
     if missing := missing_words(tokenizer):
         tokenizer.add_tokens(missing)
-    prompter = Prompter.build(tokenizer, mission_length, config.glam_description_length)
+    prompter = Prompter.build(tokenizer, mission_length, config.glam.description_length)
     lm = fit_lm(lm, len(tokenizer), prompter.length + prompter.candidate_length)
     return lm, tokenizer, prompter
 
@@ -93,14 +83,15 @@ def trainable(params, train_blocks: int, n_layer: int):
 
 
 def make_optimizer(config: Config, n_layer: int):
-    """GLAM's Adam with gradient clipping, on the parameters `glam_train_blocks` leaves free
+    """GLAM's Adam with gradient clipping, on the parameters `glam.train_blocks` leaves free
     (the clipping norm is theirs alone)."""
     learn = optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.glam_lr, eps=1e-5)
+        optax.clip_by_global_norm(config.student.max_grad_norm),
+        optax.adam(config.glam.lr, eps=1e-5),
     )
     return optax.multi_transform(
         {"train": learn, "frozen": optax.set_to_zero()},
-        lambda p: trainable(p, config.glam_train_blocks, n_layer),
+        lambda p: trainable(p, config.glam.train_blocks, n_layer),
     )
 
 
@@ -109,8 +100,9 @@ def make_train(config: Config) -> Trainer:
     lm, _, prompter = load_lm(config, env.mission_length)
     lm_graphdef, lm_params = nnx.split(lm)
     head_graphdef = nnx.split(nnx.eval_shape(lambda: ValueHead(lm.config.n_embd, nnx.Rngs(0))))[0]
-    n_env, n_steps, width = config.num_envs, config.num_steps, config.glam_description_length
-    minibatches = n_env * n_steps // config.glam_minibatch_size
+    ppo, glam = config.student, config.glam
+    n_env, n_steps, width = config.env.num_envs, ppo.num_steps, glam.description_length
+    minibatches = n_env * n_steps // glam.minibatch_size
     tx = make_optimizer(config, lm.config.n_layer)
     candidates = prompter.candidates()
 
@@ -136,7 +128,7 @@ def make_train(config: Config) -> Trainer:
         seen = jnp.where(valid, jnp.minimum(memory.seen + 1, HISTORY - 1), 0)
         return Memory(push(memory.views, view), push(memory.actions, action), seen)
 
-    def init(key) -> GlamState:
+    def init(key) -> RunnerState:
         k_head, k_env, key = jax.random.split(key, 3)
         head = nnx.state(ValueHead(lm.config.n_embd, nnx.Rngs(k_head)))
         params = {"lm": lm_params, "value_head": head}
@@ -146,8 +138,7 @@ def make_train(config: Config) -> Trainer:
             jnp.zeros((n_env, HISTORY - 1), jnp.int32),
             jnp.zeros(n_env, jnp.int32),
         )
-        zero = jnp.zeros((), jnp.int32)
-        return GlamState(params, tx.init(params), timestep, memory, key, zero)
+        return RunnerState(params, tx.init(params), timestep, key, zero_count(), memory)
 
     def rollout(params, timestep, memory, key):
         def step(carry, k):
@@ -166,42 +157,33 @@ def make_train(config: Config) -> Trainer:
 
     def loss(params, batch: Turn, adv, targets):
         log_probs, value = policy(params, batch.prompt, batch.prompt_mask)
-        info = clipped_losses(log_probs, value, batch, adv, targets, config.clip_eps)
+        info = clipped_losses(log_probs, value, batch, adv, targets, ppo.clip_eps)
         # GLAM's value loss is the mean squared error itself (no 1/2)
         total = (
             info["policy_loss"]
-            + config.vf_coef * 2 * info["value_loss"]
-            - config.ent_coef * info["entropy"]
+            + ppo.vf_coef * 2 * info["value_loss"]
+            - ppo.ent_coef * info["entropy"]
         )
         return total, info
 
-    def update(state: GlamState):
+    def update(state: RunnerState):
         key, k_roll, k_perm = jax.random.split(state.key, 3)
         (timestep, memory), (rows, lengths) = rollout(
-            state.params, state.timestep, state.memory, k_roll
+            state.params, state.timestep, state.mode_state, k_roll
         )
         prompt, mask, _ = observe(timestep, memory)
         _, last_value = policy(state.params, prompt, mask)
-        scaled = rows._replace(reward=rows.reward * config.glam_reward_scale)
-        adv = gae(scaled, last_value, config.gamma, config.glam_gae_lambda)
+        scaled = rows._replace(reward=rows.reward * glam.reward_scale)
+        adv = gae(scaled, last_value, ppo.gamma, glam.gae_lambda)
         params, opt_state, info = ppo_epochs(
-            loss, tx, config.update_epochs, minibatches,
-            state.params, state.opt_state, scaled, adv, k_perm, config.check_finite,
+            loss, tx, ppo.update_epochs, minibatches,
+            state.params, state.opt_state, scaled, adv, k_perm, config.run.check_finite,
         )  # fmt: skip
         bad = {}
-        if config.check_finite:  # the LM is the student here
+        if config.run.check_finite:  # the LM is the student here
             info, bad = nonfinite.ppo_checks(info, params)
-        metrics = dict(
-            frames=(state.update + 1) * n_steps * n_env,
-            **episode_metrics(rows, lengths),
-            **info,
-        )
-        if bad:
-            metrics["nonfinite"] = nonfinite.flags(bad)
-        new = GlamState(params, opt_state, timestep, memory, key, state.update + 1)
-        return new, metrics
+        new = RunnerState(params, opt_state, timestep, key, state.updates_done + 1, memory)
+        return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
-    def train(key, num_updates: int = config.num_updates):
-        return jax.lax.scan(lambda s, _: update(s), init(key), None, length=num_updates)
-
-    return Trainer(init, update, train, policy, env, config, lm, prompter)
+    train = scan_updates(init, update, config.num_updates)
+    return Trainer(init, update, train, None, policy, env, config, lm, prompter)

@@ -2,6 +2,6 @@
 train it (`ppo`); the training run itself is `jaxbidir.feedback.make_train`."""
 
 from .model import ActorCritic
-from .ppo import Rollout, RunnerState
+from .ppo import Rollout
 
-__all__ = ["ActorCritic", "Rollout", "RunnerState"]
+__all__ = ["ActorCritic", "Rollout"]

@@ -1,13 +1,13 @@
 """PPO for the student, PureJaxRL-style pieces: the rollout record, GAE, the clipped loss and
 the epochs of minibatch steps (all `lax.scan`). The whole training run that uses them, with or
-without a teacher, is `jaxbidir.feedback.make_train`.
+without hints, is `jaxbidir.feedback.make_train` (on `jaxbidir.runner`'s state and trainer).
 
 Episode ends follow navix's deferred auto-reset: the step after a finished timestep starts the
 next episode and its action is ignored. Such rows are masked out of the losses, and the value
 they compute is exactly the bootstrap a truncated episode needs (its final observation).
 """
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,17 +18,6 @@ from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
 
 from .model import ActorCritic
-
-
-class RunnerState(NamedTuple):
-    """Everything one seed's training carries from update to update (a pytree)."""
-
-    params: nnx.State  # the student's
-    opt_state: optax.OptState
-    timestep: envs.Timestep  # batched over num_envs
-    key: jax.Array
-    update: jax.Array  # i32, updates done
-    teacher: Any = None  # the teacher's TeacherState where it learns (mode bidirectional)
 
 
 class Rollout(NamedTuple):
@@ -54,30 +43,25 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         envs.VOCAB_SIZE,
         env.mission_length,
         envs.HINT_LENGTH,
-        config.embed_dim,
-        config.channels,
-        config.hidden,
+        config.student.embed_dim,
+        config.student.channels,
+        config.student.hidden,
         rngs=nnx.Rngs(key),
     )
-
-
-def make_env(config: Config) -> envs.Environment:
-    overrides = {"max_steps": config.max_steps} if config.max_steps else {}
-    return envs.make(config.env_id, **overrides)
 
 
 def make_optimizer(config: Config):
     """Adam with global-norm clipping; the learning rate decays linearly to 0 with
     `anneal_lr`."""
 
-    def schedule(count):
-        steps_per_update = config.update_epochs * config.num_minibatches
-        frac = 1.0 - (count // steps_per_update) / config.num_updates
-        return config.lr * frac if config.anneal_lr else config.lr
+    ppo = config.student
 
-    return optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(schedule, eps=1e-5)
-    )
+    def schedule(count):
+        steps_per_update = ppo.update_epochs * ppo.num_minibatches
+        frac = 1.0 - (count // steps_per_update) / config.num_updates
+        return ppo.lr * frac if ppo.anneal_lr else ppo.lr
+
+    return optax.chain(optax.clip_by_global_norm(ppo.max_grad_norm), optax.adam(schedule, eps=1e-5))
 
 
 def gae(rows: Rollout, last_value, gamma: float, lam: float):
@@ -134,14 +118,15 @@ def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_h
     logits, value, value0 = policy(params, batch.image, batch.mission, hint)
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
-    info = clipped_losses(jax.nn.log_softmax(logits), value, batch, adv, targets, config.clip_eps)
+    ppo = config.student
+    info = clipped_losses(jax.nn.log_softmax(logits), value, batch, adv, targets, ppo.clip_eps)
     info["value0_loss"] = clipped_value_loss(
-        value0, batch.value0, targets, batch.valid, config.clip_eps
+        value0, batch.value0, targets, batch.valid, ppo.clip_eps
     )
     total = (
         info["policy_loss"]
-        + config.vf_coef * (info["value_loss"] + info["value0_loss"])
-        - config.ent_coef * info["entropy"]
+        + ppo.vf_coef * (info["value_loss"] + info["value0_loss"])
+        - ppo.ent_coef * info["entropy"]
     )
     return total, info
 

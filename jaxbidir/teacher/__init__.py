@@ -1,10 +1,11 @@
 """The teacher: GPT-2 in Flax NNX (`GPT2`), read from and written to the Hugging Face format
-(`load`, `save`); batched KV-cached generation (`generate`) and the log-probs of given hints
-(`sequence_log_probs`); the lookup tables between its tokenizer and Baby Language (`Bridge`)."""
+(`load`, `save`); batched KV-cached generation (`generate`, after a `prefill` of the prompts
+into the cache) and the log-probs of given hints (`sequence_log_probs`); the lookup tables
+between its tokenizer and Baby Language (`Bridge`)."""
 
 from .hf import load, save
 from .model import GPT2, GPT2Config, causal_mask, init_cache, positions_from_mask
-from .sampling import Sample, continuation_log_softmax, generate, sequence_log_probs
+from .sampling import Sample, continuation_log_softmax, generate, prefill, sequence_log_probs
 from .vocabulary import Bridge, word_level_tokenizer
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "init_cache",
     "load",
     "positions_from_mask",
+    "prefill",
     "save",
     "sequence_log_probs",
     "word_level_tokenizer",

@@ -13,7 +13,8 @@ Held-out examples (from other environments) keep the full view and the true subg
 accuracy reported is exact agreement with the oracle there, greedy and sampled at temperature 1.
 
 The result is saved in the Hugging Face format with `pretrain.json` (config, corpus figures,
-accuracies); the one in `jaxbidir/teacher/pretrained/` ships with the package. The same config
+accuracies); the one in `jaxbidir/teacher/pretrained/` ships with the package (loaded at run time by
+`configured.py`). The same config
 and seed rebuild the same weights on the same machine.
 """
 
@@ -34,40 +35,7 @@ from ..envs import language as L
 from . import hf
 from .model import GPT2, GPT2Config
 from .sampling import generate, sequence_log_probs
-from .vocabulary import ALL_WORDS, Bridge, encode_words, word_level_tokenizer
-
-DEFAULT_DIR = Path(__file__).resolve().parent / "pretrained"
-
-
-def load_configured(path: str, key: str):
-    """(GPT2, tokenizer) of the checkpoint directory a config's `key` names (`path`), or of the
-    shipped teacher when it is empty; a clear error when it is not a checkpoint."""
-    directory = Path(path) if path else DEFAULT_DIR
-    if not (directory / "config.json").exists():
-        raise FileNotFoundError(
-            f"config: {key} {str(directory)!r} is not a Hugging Face checkpoint directory (no "
-            f'config.json); give a directory saved by save_pretrained, or {key}="" for the '
-            f"shipped teacher"
-        )
-    model, tokenizer = hf.load(directory)
-    if tokenizer is None:
-        raise ValueError(f"config: {key} {str(directory)!r} has no tokenizer files")
-    tokenizer_file = next(
-        (directory / n for n in ("tokenizer.json", "vocab.json") if (directory / n).exists()),
-        directory / "tokenizer_config.json",
-    )
-    if len(tokenizer) > model.config.vocab_size:
-        raise ValueError(
-            f"{tokenizer_file}: the tokenizer has {len(tokenizer)} tokens but the weights "
-            f"({directory / 'config.json'}: vocab_size {model.config.vocab_size}) have fewer "
-            f"embeddings: the tokenizer and the weights do not belong together"
-        )
-    try:
-        encode_words(tokenizer, ALL_WORDS)
-    except ValueError as error:
-        raise ValueError(f"{tokenizer_file}: {error}") from None
-    return model, tokenizer, directory
-
+from .vocabulary import ALL_WORDS, Bridge, word_level_tokenizer
 
 DEFAULT_LEVELS = (
     "BabyAI-GoToRedBallNoDists-v0,BabyAI-GoToLocal-v0,BabyAI-PickupLoc-v0,"
@@ -379,13 +347,3 @@ def _save_atomically(model, tokenizer, report, out: Path):
         out.rename(old)
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def load_default():
-    """(model, tokenizer) of the teacher shipped with the package."""
-    if not (DEFAULT_DIR / "model.safetensors").exists():
-        raise FileNotFoundError(
-            f"the shipped teacher is missing from {DEFAULT_DIR}; rebuild it with "
-            f"`make pretrain-teacher`"
-        )
-    return hf.load(DEFAULT_DIR)

@@ -4,6 +4,8 @@ Both are pure functions of a `GPT2` module, for use inside jitted code (after fl
 sampler: the module is split once and merged inside the loop body). Prompts are left-padded to
 one length P, so that every row's next token goes to the same cache slot; positions skip the
 padding, as transformers' `generate` does, so greedy generations match it token for token.
+`prefill`, the prompts into a fresh KV cache, starts both `generate` and GLAM's scoring of the
+action strings (`glam.agent.action_log_probs`).
 
 Shapes: B batch, P prompt length, N new tokens.
 """
@@ -25,6 +27,22 @@ class Sample(NamedTuple):
     tokens: jnp.ndarray
     log_probs: jnp.ndarray
     mask: jnp.ndarray
+
+
+def prefill(model: GPT2, prompt, prompt_mask, extra: int):
+    """Run left-padded prompts (tokens i32[B,P], mask bool[B,P]) into a fresh KV cache with room
+    for `extra` tokens after them (S = P + extra slots), causal over the prompt with no padding
+    keys -> (the last position's hidden state f32[B,D], whose `head` predicts the first token
+    after the prompt; the cache; keys bool[B,S], the slots a later token may attend to so far:
+    the prompt's real tokens)."""
+    batch, length = prompt.shape
+    keys = jnp.pad(prompt_mask, ((0, 0), (0, extra)))
+    slots = jnp.arange(length + extra)
+    mask = (slots[None, :] <= jnp.arange(length)[:, None])[None] & keys[:, None, :]
+    cache = init_cache(model.config, batch, length + extra)
+    positions = positions_from_mask(prompt_mask)
+    _, hidden, cache = model(prompt, positions, mask, cache, 0, logits=False)
+    return hidden[:, -1], cache, keys
 
 
 def _choose(logits, key, temperature, top_k):
@@ -55,15 +73,9 @@ def generate(
     graphdef, state = nnx.split(model)
     batch, length = prompt.shape
     pad_id = eos_id if pad_id is None else pad_id
-    size = length + max_new_tokens
-    slots = jnp.arange(size)  # cache slots
+    slots = jnp.arange(length + max_new_tokens)  # cache slots
     first = prompt_mask.sum(-1).astype(jnp.int32)  # position of the first new token
-    prompt_keys = jnp.pad(prompt_mask, ((0, 0), (0, max_new_tokens)))
-    # prefill: causal over the prompt, no padding keys
-    mask = (slots[None, :] <= jnp.arange(length)[:, None])[None] & prompt_keys[:, None, :]
-    positions = positions_from_mask(prompt_mask)
-    cache = init_cache(model.config, batch, size)
-    _, hidden, cache = model(prompt, positions, mask, cache, 0, logits=False)
+    hidden, cache, prompt_keys = prefill(model, prompt, prompt_mask, max_new_tokens)
 
     def pick(logits, key, done):
         token = _choose(logits, key, temperature, top_k)
@@ -84,7 +96,7 @@ def generate(
     rngs = jax.random.split(key, max_new_tokens)
     done = jnp.zeros(batch, bool)
     (_, logits, done), out = jax.lax.scan(
-        step, (cache, model.head(hidden[:, -1]), done), (jnp.arange(max_new_tokens - 1), rngs[:-1])
+        step, (cache, model.head(hidden), done), (jnp.arange(max_new_tokens - 1), rngs[:-1])
     )
     last = pick(logits, rngs[-1], done)[:3]  # the last token needs no forward pass
     tokens, log_probs, valid = (

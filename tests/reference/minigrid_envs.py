@@ -4,7 +4,8 @@ import random
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the BabyAI ids)
-from glam_levels import TASKS, MixedLocal
+
+from .glam_levels import TASKS, MixedLocal
 
 
 def make_minigrid(env_id: str, seed: int, random_task: bool = False):

@@ -1,0 +1,103 @@
+"""Where a mode's hints come from: one small `HintSource` per mode, so that the training step
+(`train.py`) is the same loop for all of them, and a new mode is one new source here.
+
+    mode                     hints                                  learns
+    student_only             none                                   -
+    oracle                   the oracle's subgoal                   -
+    teacher_frozen           the initial teacher, sampled           -
+    teacher_greedy           the initial teacher, most likely hint  -
+    bidirectional            the teacher, sampled                   from the student's scores
+    bidirectional_shuffled   the teacher, sampled                   from the scores shuffled among
+                                                                    the hints (the control)
+
+The teacher is loaded once ([teacher] path, the shipped one by default) and is also the frozen
+reference of the KL; only a learning source carries a copy per seed (its `TeacherState`).
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from flax import nnx
+
+from jaxbidir import envs
+from jaxbidir.config import FEEDBACK_MODES, Config
+from jaxbidir.teacher import Bridge, configured
+
+from . import hints, teacher_update
+
+
+class HintSource(NamedTuple):
+    """ask(source_state, states [B], key) -> hints.Asked [B]; None: the mode gives no hints.
+    init() -> the source's state for one seed (None unless it learns).
+    learn(source_state, asked [S, 2N], score f32[S, 2N], used bool[S, 2N], key) ->
+        (source_state, metrics, nonfinite checks): after each student update.
+    lm, bridge: the teacher and its `Bridge` (None without one)."""
+
+    ask: Callable | None
+    init: Callable
+    learn: Callable
+    lm: Any = None
+    bridge: Bridge | None = None
+
+
+def _nothing():
+    return None
+
+
+def _no_learning(state, asked, score, used, key):
+    return state, {}, {}
+
+
+def no_hints(config: Config, env: envs.Environment) -> HintSource:
+    return HintSource(None, _nothing, _no_learning)
+
+
+def oracle(config: Config, env: envs.Environment) -> HintSource:
+    return HintSource(lambda _, states, key: hints.ask_oracle(states), _nothing, _no_learning)
+
+
+def teacher(
+    config: Config,
+    env: envs.Environment,
+    temperature: float | None = None,
+    learns: bool = False,
+    shuffled: bool = False,
+) -> HintSource:
+    """The configured teacher's hints, sampled at `temperature` ([teacher]'s by default);
+    with `learns`, updated from the student's scores (`shuffled`: the control)."""
+    lm, tokenizer, directory = configured.load_configured(config.teacher.path, "teacher.path")
+    description_length = config.teacher.description_length or (
+        configured.pretrained_description_length(directory)
+    )
+    bridge = Bridge.build(tokenizer)
+    needed = bridge.prompt_length(env.mission_length, description_length) + bridge.hint_length()
+    if needed > lm.config.n_positions:
+        raise ValueError(
+            f"config: the teacher's prompts and hints take {needed} tokens but it has "
+            f"{lm.config.n_positions} positions; lower teacher.description_length"
+        )
+    graphdef, reference = nnx.split(lm)
+    temperature = config.teacher.temperature if temperature is None else temperature
+    ask = hints.make_ask_teacher(graphdef, bridge, description_length, temperature)
+    if not learns:  # one copy of the frozen teacher for all seeds
+        return HintSource(lambda _, states, key: ask(reference, states, key), _nothing,
+                          _no_learning, lm, bridge)  # fmt: skip
+    init, learn = teacher_update.make_learner(config, graphdef, reference, shuffled)
+    return HintSource(lambda state, states, key: ask(state.params, states, key), init, learn,
+                      lm, bridge)  # fmt: skip
+
+
+SOURCES = {
+    "student_only": no_hints,
+    "oracle": oracle,
+    "teacher_frozen": teacher,
+    "teacher_greedy": functools.partial(teacher, temperature=0.0),
+    "bidirectional": functools.partial(teacher, learns=True),
+    "bidirectional_shuffled": functools.partial(teacher, learns=True, shuffled=True),
+}
+assert set(SOURCES) == set(FEEDBACK_MODES), "every feedback mode needs a hint source"
+
+
+def make_source(config: Config, env: envs.Environment) -> HintSource:
+    return SOURCES[config.mode](config, env)
