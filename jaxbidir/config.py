@@ -45,9 +45,10 @@ FEEDBACK_MODES = (
 MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
 
 
-def field(default, *, above=None, min=None, max=None, choices=None):
-    """A config field with its bounds: > `above`, >= `min`, <= `max`, one of `choices`."""
-    bounds = dict(above=above, min=min, max=max, choices=choices)
+def field(default, *, above=None, min=None, below=None, max=None, choices=None):
+    """A config field with its bounds: > `above`, >= `min`, < `below`, <= `max`, one of
+    `choices`."""
+    bounds = dict(above=above, min=min, below=below, max=max, choices=choices)
     return dataclasses.field(
         default=default, metadata={k: v for k, v in bounds.items() if v is not None}
     )
@@ -72,6 +73,8 @@ def _outside(value, bounds) -> str | None:
         return f"> {bounds['above']}"
     if "min" in bounds and not value >= bounds["min"]:
         return f">= {bounds['min']}"
+    if "below" in bounds and not value < bounds["below"]:
+        return f"< {bounds['below']}"
     if "max" in bounds and not value <= bounds["max"]:
         return f"<= {bounds['max']}"
     if "choices" in bounds and value not in bounds["choices"]:

@@ -50,7 +50,7 @@ def test_a_partial_view_keeps_a_strict_prefix_of_whole_sentences():
 
 
 def test_bad_pretrain_configs_are_clear_errors():
-    with pytest.raises(ValueError, match="wrong_hint must be in"):
+    with pytest.raises(ValueError, match="wrong_hint must be < 1; got 1.5"):
         config.load(None, ["wrong_hint=1.5"], cls=pretrain.PretrainConfig)
     with pytest.raises(ValueError, match="unknown key 'layers'"):
         config.load(None, ["layers=2"], cls=pretrain.PretrainConfig)

@@ -31,6 +31,7 @@ import optax
 from flax import nnx
 
 from .. import envs
+from ..config import check_bounds, field
 from ..envs import language as L
 from . import hf
 from .model import GPT2, GPT2Config
@@ -45,42 +46,33 @@ DEFAULT_LEVELS = (
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
-    """How the default teacher is built (`key=value` overrides on the command line)."""
+    """How the default teacher is built (flat `key=value` overrides on the command line)."""
 
     # corpus
     levels: str = DEFAULT_LEVELS  # comma-separated level ids
-    envs_per_level: int = 640  # the last `held_out` fraction of them are held out
-    rollout_steps: int = 48  # random-action steps per environment ...
-    snapshot_every: int = 6  # ... with a snapshot every this many steps
-    held_out: float = 0.1
-    wrong_hint: float = 0.2  # fraction of training targets with a wrong colour or object
-    partial_view: float = 0.2  # fraction of training prompts cut to their first sentences
-    description_length: int = 96  # Baby Language tokens of the view in the prompt
+    envs_per_level: int = field(640, above=0)  # the last `held_out` fraction are held out
+    rollout_steps: int = field(48, above=0)  # random-action steps per environment ...
+    snapshot_every: int = field(6, above=0)  # ... with a snapshot every this many steps
+    held_out: float = field(0.1, min=0, below=1)
+    wrong_hint: float = field(0.2, min=0, below=1)  # training targets with a wrong word
+    partial_view: float = field(0.2, min=0, below=1)  # training prompts cut to first sentences
+    description_length: int = field(96, above=0)  # Baby Language tokens of the view
     # model
-    n_embd: int = 128
-    n_layer: int = 3
-    n_head: int = 4
-    n_positions: int = 160
+    n_embd: int = field(128, above=0)
+    n_layer: int = field(3, above=0)
+    n_head: int = field(4, above=0)
+    n_positions: int = field(160, above=0)
     # optimisation
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup: int = 100
-    weight_decay: float = 0.01
-    seed: int = 0
+    steps: int = field(1500, above=0)
+    batch_size: int = field(64, above=0)
+    lr: float = field(2e-3, above=0)
+    warmup: int = field(100, min=0)
+    weight_decay: float = field(0.01, min=0)
+    seed: int = field(0, min=0)
 
     def __post_init__(self):
-        positive = [
-            "envs_per_level", "rollout_steps", "snapshot_every", "description_length", "n_embd",
-            "n_layer", "n_head", "n_positions", "steps", "batch_size", "lr",
-        ]  # fmt: skip
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"config: {name} must be > 0, got {getattr(self, name)!r}")
-        for name in ["held_out", "wrong_hint", "partial_view"]:
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"config: {name} must be in [0, 1), got {getattr(self, name)!r}")
-        if not 0 <= self.warmup < self.steps:
+        check_bounds(self)
+        if self.warmup >= self.steps:
             raise ValueError(f"config: warmup ({self.warmup}) must be in [0, steps={self.steps})")
         if int(self.envs_per_level * self.held_out) < 1 and self.held_out:
             raise ValueError("config: envs_per_level * held_out must hold at least 1 environment")
