@@ -11,6 +11,8 @@
 #                  (CONFIG=name SEEDS=n to change; ARGS for table.key=value overrides, e.g.
 #                  ARGS='env.num_envs=16 run.seed_batch=8';
 #                  MODES=...,glam adds the GLAM baseline, about 50x slower per frame)
+#   make reproduce EXP=name  one of the project's experiments (jaxbidir reproduce --list),
+#                  its per-seed record into results/EXP/ (resumes; committed arms are kept)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
@@ -30,7 +32,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test install-curves train pretrain-teacher curves test bench lint clean
+.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test bench lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -68,10 +70,14 @@ pretrain-teacher: install
 
 CONFIG ?= gotoredballnodists
 SEEDS ?= 32
-MODES ?= student_only,teacher_frozen,bidirectional,oracle
+MODES ?= student_only,teacher_frozen,teacher_greedy,bidirectional,bidirectional_shuffled,oracle
 curves: install-curves
 	$(BIN)/jaxbidir curves --config $(CONFIG) --seeds $(SEEDS) --modes $(MODES) \
 		--out runs/curves-$(CONFIG) $(ARGS)
+
+reproduce: install-curves
+	@[ -n "$(EXP)" ] || { $(BIN)/jaxbidir reproduce --list; echo "choose one: make reproduce EXP=name"; exit 2; }
+	$(BIN)/jaxbidir reproduce $(EXP) $(ARGS)
 
 # test files run in parallel processes (most tests are compile-bound and XLA compiles on one
 # core); a file's tests stay together to share its compiled programs

@@ -5,6 +5,7 @@
     jaxbidir pretrain-teacher [--out DIR] [--overwrite] [key=value ...]
     jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
     jaxbidir curves --redraw results/EXPERIMENT/table.json
+    jaxbidir reproduce NAME | --list
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
 2-core CPU); `configs/` holds one file per experiment; `table.key=value` overrides any field
@@ -60,6 +61,13 @@ def main(argv=None):
     cur.add_argument("--no-progress", action="store_true")
     cur.add_argument("overrides", nargs="*", metavar="table.key=value")
 
+    rep = sub.add_parser("reproduce", help="one of the project's experiments, into results/")
+    rep.add_argument("name", nargs="?", help="the experiment (--list shows them)")
+    rep.add_argument("--list", action="store_true", help="the experiments and their questions")
+    rep.add_argument("--runs", default="runs/reproduce", help="where the arms train")
+    rep.add_argument("--results", default="results", help="where the records go")
+    rep.add_argument("--no-progress", action="store_true")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
@@ -98,6 +106,17 @@ def main(argv=None):
                                args.threshold, command)  # fmt: skip
             print(curves.markdown(table), end="")
             print(f"saved in {args.out}: table.json (per seed), table.md, curves.png, curves.pdf")
+        elif args.command == "reproduce":
+            from jaxbidir import curves, experiments
+
+            if args.list or not args.name:
+                for name, exp in experiments.EXPERIMENTS.items():
+                    print(f"{name}: {exp.question} ({exp.seeds} seeds, {len(exp.arms)} arms; "
+                          f"{exp.wall_time})")  # fmt: skip
+                return 0
+            table = experiments.reproduce(args.name, args.runs, args.results, not args.no_progress)
+            print(curves.markdown(table), end="")
+            print(f"saved in {args.results}/{args.name}: table.json, table.md, curves.png")
         else:
             from jaxbidir.evaluate import evaluate
 

@@ -117,12 +117,14 @@ class StudentConfig(Checked):
     embed_dim: int = field(16, above=0)  # image cell and word embeddings
     channels: int = field(16, above=0)  # conv channels
     hidden: int = field(64, above=0)  # actor / critic MLP width
+    sees_mission: bool = True  # false: the mission is hidden, a hint is the only goal it gets
+    hint_film: bool = False  # the hint FiLM-conditions the convolutions too, beside the mission
 
 
 @dataclasses.dataclass(frozen=True)
 class TeacherConfig(Checked):
     TABLE = "teacher"
-    path: str = ""  # a GPT-2-family checkpoint directory (HF format); "": the shipped one
+    path: str = ""  # an HF checkpoint directory or hub id (GPT-2, Llama, Qwen2); "": shipped
     description_length: int = field(64, min=0)  # words of the view in the prompt; 0: its own
     temperature: float = field(1.0, min=0)  # sampling temperature of hints (0: greedy)
     lr: float = field(1e-4, above=0)
@@ -138,6 +140,7 @@ class FeedbackConfig(Checked):
     weight_clip: float = field(10.0, above=0)  # largest weight of one hint (weights average 1)
     kl_coef: float = field(0.1, min=0)  # lambda: weight of KL(teacher || initial teacher)
     standardize_scores: bool = False  # divide scores by their spread per update: beta in its units
+    oracle_corruption: float = field(0.0, min=0, max=1)  # oracle hints made wrong (one word)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +149,7 @@ class GlamConfig(Checked):
     differ from [student]'s."""
 
     TABLE = "glam"
-    lm: str = ""  # the policy LM, a GPT-2-family checkpoint directory; "": the shipped teacher
+    lm: str = ""  # the policy LM: an HF checkpoint directory or hub id; "": the shipped teacher
     lr: float = field(1e-6, above=0)
     gae_lambda: float = field(0.99, above=0, max=1)
     minibatch_size: int = field(64, above=0)  # rows per PPO step (divides num_envs * num_steps)

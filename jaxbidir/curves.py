@@ -50,16 +50,24 @@ def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True
         command: str | None = None) -> dict:  # fmt: skip
     out_dir = Path(out_dir)
     for mode in modes:
-        cfg = configs.replace(config, mode=mode, **{"run.num_seeds": seeds})
-        mode_dir = out_dir / mode
-        summary, saved = mode_dir / "summary.json", mode_dir / "config.json"
-        if summary.exists() and json.loads(saved.read_text()) == cfg.to_dict():
-            print(f"{mode}: already done in {mode_dir}", flush=True)
-            continue
-        resume = training.checkpoint_manager(mode_dir).latest_step() is not None
-        print(f"{mode}: {'resuming' if resume else 'training'} in {mode_dir}", flush=True)
-        training.run(cfg, mode_dir, resume=resume, progress=progress)
+        run_arm(config, seeds, out_dir / mode, {"mode": mode}, progress)
     return analyse(out_dir, modes, threshold, command)
+
+
+def run_arm(config: Config, seeds: int, arm_dir, overrides: dict, progress=True) -> dict:
+    """Train one arm of a comparison (`config` with dotted `overrides`, e.g. a mode) on
+    `seeds` seeds in `arm_dir`, resuming a killed run and skipping a finished one ->
+    its curve (`load`)."""
+    arm_dir = Path(arm_dir)
+    cfg = configs.replace(config, **overrides, **{"run.num_seeds": seeds})
+    summary, saved = arm_dir / "summary.json", arm_dir / "config.json"
+    if summary.exists() and json.loads(saved.read_text()) == cfg.to_dict():
+        print(f"{arm_dir.name}: already done in {arm_dir}", flush=True)
+    else:
+        resume = training.checkpoint_manager(arm_dir).latest_step() is not None
+        print(f"{arm_dir.name}: {'resuming' if resume else 'training'} in {arm_dir}", flush=True)
+        training.run(cfg, arm_dir, resume=resume, progress=progress)
+    return load(arm_dir)
 
 
 def load(run_dir: Path) -> dict:
@@ -121,9 +129,12 @@ def interval(values) -> list[float]:
     return [round(float(v), 6) for v in (np.squeeze(point["x"]), *np.ravel(bounds["x"]))]
 
 
-def make_table(runs: dict, threshold: float, config: dict, command: str | None) -> dict:
-    """The experiment's record, `table.json`: per mode the per-seed outcomes and curves, their
-    means with intervals (`summary`), and the paired differences of `PAIRS` (`paired`)."""
+def make_table(
+    runs: dict, threshold: float, config: dict, command: str | None, pairs=PAIRS
+) -> dict:
+    """The experiment's record, `table.json`: per mode (or arm) the per-seed outcomes and
+    curves, their means with intervals (`summary`), and the paired differences of `pairs`
+    (`paired`: (mode, control, question) whose both sides ran)."""
     first = next(iter(runs.values()))
     table = {
         "env_id": config["env"]["id"],
@@ -133,6 +144,7 @@ def make_table(runs: dict, threshold: float, config: dict, command: str | None) 
         "command": command,
         "statistics": f"mean over seeds, 95% percentile bootstrap ({RESAMPLES} resamples, "
         "RandomState(0)); paired: the bootstrap of the per-seed differences",
+        "pairs": [list(pair) for pair in pairs],
         "modes": {},
     }
     for mode, curve in runs.items():
@@ -160,7 +172,7 @@ def summarise(table: dict) -> dict:
         for mode, m in modes.items()
     }
     table["paired"] = []
-    for mode, control, question in PAIRS:
+    for mode, control, question in table.get("pairs", PAIRS):
         if mode not in modes or control not in modes:
             continue
         if len(modes[mode]["seeds"]) != len(modes[control]["seeds"]):
@@ -244,7 +256,9 @@ def figure(table: dict, path_stem):
             point, band = rly.get_interval_estimates(
                 {mode: values}, per_point, reps=2000, random_state=np.random.RandomState(0)
             )
-            colour = f"C{MODES.index(mode)}"  # the same colour for a mode in every panel
+            # the same colour for a mode in every figure; other arms after them
+            names = [*MODES, *(m for m in table["modes"] if m not in MODES)]
+            colour = f"C{names.index(mode) % 10}"
             frames = m["curve"]["frames"]
             ax.plot(frames, point[mode], label=mode, color=colour)
             ax.fill_between(frames, *band[mode], alpha=0.2, color=colour)

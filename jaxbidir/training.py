@@ -319,6 +319,11 @@ def run(
     if resume and manager.latest_step() is not None:
         # the config first: a state of other shapes would not restore, and look damaged
         saved, now = flatten(saved_config(manager)), flatten(config.to_dict())
+        if "env.id" not in saved:
+            raise ValueError(
+                f"{out_dir} was saved by an earlier jaxbidir, whose config had no tables: this "
+                f"version cannot resume it; train it again in another --out"
+            )
         if saved != now:
             diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
             raise ValueError(f"--resume with a different config (saved, now): {diff}")

@@ -27,13 +27,13 @@ def test_a_wrong_hint_swaps_one_word_for_another_of_its_kind():
     hint = jnp.asarray(envs.encode("put the red ball next to the blue key", envs.HINT_LENGTH))
     colours, types = set(L.ids(*envs.constants.COLOUR_NAMES)), set(L.ids("ball", "box", "key"))
     for seed in range(20):
-        wrong = np.asarray(pretrain.wrong_word(hint, jax.random.PRNGKey(seed)))
+        wrong = np.asarray(L.wrong_word(hint, jax.random.PRNGKey(seed)))
         changed = np.flatnonzero(wrong != np.asarray(hint))
         assert len(changed) == 1
         before, after = int(hint[changed[0]]), int(wrong[changed[0]])
         assert {before, after} <= colours or {before, after} <= types | {L.VOCAB["door"]}
     drop = jnp.asarray(envs.encode("drop", envs.HINT_LENGTH))
-    np.testing.assert_array_equal(pretrain.wrong_word(drop, jax.random.PRNGKey(0)), drop)
+    np.testing.assert_array_equal(L.wrong_word(drop, jax.random.PRNGKey(0)), drop)
 
 
 def test_a_partial_view_keeps_a_strict_prefix_of_whole_sentences():

@@ -82,10 +82,10 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     hf.save_pretrained(tmp_path / "ok")
     raw = json.loads((tmp_path / "ok" / "config.json").read_text())
 
-    other = tmp_path / "llama"
+    other = tmp_path / "mamba"
     other.mkdir()
-    (other / "config.json").write_text(json.dumps({**raw, "model_type": "llama"}))
-    with pytest.raises(ValueError, match="'llama' is not GPT-2"):
+    (other / "config.json").write_text(json.dumps({**raw, "model_type": "mamba"}))
+    with pytest.raises(ValueError, match="'mamba' is not supported.*gpt2, llama, qwen2"):
         teacher.load(other)
 
     wrong = tmp_path / "wrong"

@@ -9,6 +9,7 @@ mission is built without leaving the jitted reset.
 
 import re
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -121,3 +122,25 @@ def describe_object(type_, colour, loc, plural) -> jnp.ndarray:
     type_w = jnp.where(type_ >= 0, jnp.asarray(TYPE_WORD)[jnp.maximum(type_, 0)], VOCAB["object"])
     loc_w = jnp.where(loc >= 0, jnp.asarray(LOC_WORDS)[jnp.maximum(loc, 0)], PAD_ID)
     return jnp.concatenate([jnp.stack([article, colour_w, type_w]), loc_w])
+
+
+_SWAPPABLE_TYPES = ids("ball", "box", "key", "door")
+
+
+def wrong_word(hint: jnp.ndarray, key) -> jnp.ndarray:
+    """i32[K]: the hint with one colour or object-type word swapped for another of its kind, at
+    random ("go to the red ball" -> "go to the blue ball"): a wrong hint of the same form;
+    unchanged when it has none (e.g. "drop")."""
+    k_pos, k_word = jax.random.split(key)
+    candidates = jnp.isin(hint, COLOUR_WORD) | jnp.isin(hint, _SWAPPABLE_TYPES)
+    pos = jnp.argmax(jnp.where(candidates, jax.random.uniform(k_pos, hint.shape), -1.0))
+    word = hint[pos]
+    is_colour = jnp.isin(word, COLOUR_WORD)
+    types = jnp.pad(
+        _SWAPPABLE_TYPES, (0, len(COLOUR_WORD) - len(_SWAPPABLE_TYPES)), constant_values=-1
+    )
+    pool = jnp.where(is_colour, COLOUR_WORD, types)
+    size = jnp.where(is_colour, len(COLOUR_WORD), len(_SWAPPABLE_TYPES))
+    shift = jax.random.randint(k_word, (), 1, size)  # any other word of the same kind
+    other = pool[(jnp.argmax(pool == word) + shift) % size]
+    return jnp.where(candidates.any(), hint.at[pos].set(other), hint)

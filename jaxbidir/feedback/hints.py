@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxbidir import envs
+from jaxbidir.envs.language import wrong_word
 from jaxbidir.student import Rollout
 from jaxbidir.teacher import Bridge, generate
 
@@ -74,9 +75,18 @@ def next_slot(slot: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.minimum(slot + ~valid, NO_HINT_SLOT)
 
 
-def ask_oracle(states: envs.State) -> Asked:
+def ask_oracle(states: envs.State, key=None, corruption: float = 0.0) -> Asked:
+    """The oracle's subgoals as the hints; with `corruption` > 0, that fraction of them (at
+    random) made wrong in one word of the same kind, a colour or an object type
+    (`envs.language.wrong_word`; a hint with neither stays right)."""
     oracle = jax.vmap(envs.subgoal)(states)
-    return Asked(oracle, oracle, None, None, None, None)
+    hint = oracle
+    if corruption:
+        k_which, k_word = jax.random.split(key)
+        wrong = jax.vmap(wrong_word)(oracle, jax.random.split(k_word, oracle.shape[0]))
+        replace = jax.random.uniform(k_which, oracle.shape[:1]) < corruption
+        hint = jnp.where(replace[:, None], wrong, oracle)
+    return Asked(hint, oracle, None, None, None, None)
 
 
 def make_ask_teacher(graphdef, bridge: Bridge, description_length: int, temperature: float):

@@ -3,7 +3,8 @@
 
     mode                     hints                                  learns
     student_only             none                                   -
-    oracle                   the oracle's subgoal                   -
+    oracle                   the oracle's subgoal (a fraction made  -
+                             wrong: feedback.oracle_corruption)
     teacher_frozen           the initial teacher, sampled           -
     teacher_greedy           the initial teacher, most likely hint  -
     bidirectional            the teacher, sampled                   from the student's scores
@@ -54,7 +55,13 @@ def no_hints(config: Config, env: envs.Environment) -> HintSource:
 
 
 def oracle(config: Config, env: envs.Environment) -> HintSource:
-    return HintSource(lambda _, states, key: hints.ask_oracle(states), _nothing, _no_learning)
+    """The oracle's subgoals, a fraction `feedback.oracle_corruption` of them made wrong."""
+    corruption = config.feedback.oracle_corruption
+
+    def ask(_, states, key):
+        return hints.ask_oracle(states, key, corruption)
+
+    return HintSource(ask, _nothing, _no_learning)
 
 
 def teacher(

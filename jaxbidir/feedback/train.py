@@ -75,7 +75,10 @@ def make_train(config: Config) -> Trainer:
 
     def policy(params, image, mission, hint=None):
         """-> (logits f32[B, A], value f32[B], value0 f32[B]); hint None: the student's
-        architecture without a hint input (student_only)."""
+        architecture without a hint input (student_only). Without `student.sees_mission` the
+        mission is all pad: the hint is then the only word of the goal the student gets."""
+        if not config.student.sees_mission:
+            mission = jnp.zeros_like(mission)
         return nnx.merge(graphdef, params)(image, mission, hint)
 
     def init(key) -> RunnerState:
@@ -161,11 +164,14 @@ def make_train(config: Config) -> Trainer:
 
 
 def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):
-    """-> evaluate(state) -> {eval_success, eval_success_greedy[, eval_hint_accuracy]}: the
+    """-> None without evaluations (`run.eval_every` 0), else
+    evaluate(state) -> {eval_success, eval_success_greedy[, eval_hint_accuracy]}: the
     student of `state` on `run.eval_episodes` fixed episodes, one per environment, each played
     to its end (success or time limit) with sampled and with greedy actions; hints asked as in
     training, at the start and every `hint_every` steps. The hint accuracy is that of the hints
     asked for the episodes' first states (the same states at every call)."""
+    if not config.run.eval_every:
+        return None  # nor its episodes drawn (a compilation of `reset`)
     n, every = config.run.eval_episodes, config.feedback.hint_every
     key = jax.random.fold_in(jax.random.PRNGKey(config.run.seed), EVAL_STREAM)
     k_levels, k_play = jax.random.split(key)

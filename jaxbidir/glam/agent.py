@@ -15,36 +15,41 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxbidir.teacher import GPT2, prefill
+from jaxbidir.teacher import LM, GPT2Config, prefill
 
 VALUE_HIDDEN = 1024  # GLAM's value head width
 
 
-def fit_lm(model: GPT2, vocab_size: int, n_positions: int) -> GPT2:
-    """`model` with at least `vocab_size` token and `n_positions` position embeddings. New rows
-    start at the mean of the trained ones (so a new word or position begins as an average one)
-    and are learned by the fine-tuning; `model` itself when it is big enough already."""
+def fit_lm(model: LM, vocab_size: int, n_positions: int) -> LM:
+    """`model` with at least `vocab_size` tokens and `n_positions` positions. New rows of the
+    token embedding (and of an untied LM head, and of GPT-2's position embedding) start at the
+    mean of the trained ones (so a new word or position begins as an average one) and are
+    learned by the fine-tuning; `model` itself when it is big enough already. A Llama-family
+    model has no position table (rotary positions): only its config's limit grows."""
     c = model.config
     if vocab_size <= c.vocab_size and n_positions <= c.n_positions:
         return model
+    positions = "n_positions" if isinstance(c, GPT2Config) else "max_position_embeddings"
     config = dataclasses.replace(
-        c, vocab_size=max(vocab_size, c.vocab_size), n_positions=max(n_positions, c.n_positions)
+        c, vocab_size=max(vocab_size, c.vocab_size), **{positions: max(n_positions, c.n_positions)}
     )
-    graphdef, _ = nnx.split(nnx.eval_shape(lambda: GPT2(config, rngs=nnx.Rngs(0))))
-    rows = {"wte": config.vocab_size, "wpe": config.n_positions}
+    graphdef, grown = nnx.split(nnx.eval_shape(lambda: type(model)(config, rngs=nnx.Rngs(0))))
+    shapes = {path: v.get_value().shape for path, v in nnx.to_flat_state(grown)}
 
     def grow(path, variable):
+        # the axis that counts tokens or positions: rows of an embedding, columns of a kernel
         value = variable.get_value()
-        if path[0] in rows:
-            extra = rows[path[0]] - value.shape[0]
-            value = jnp.concatenate([value, jnp.tile(value.mean(0), (extra, 1))])
+        for axis, (old, new) in enumerate(zip(value.shape, shapes[path], strict=True)):
+            if new > old:
+                mean = value.mean(axis, keepdims=True)
+                value = jnp.concatenate([value, jnp.repeat(mean, new - old, axis)], axis)
         return path, variable.replace(value)
 
     flat = [grow(path, v) for path, v in nnx.to_flat_state(nnx.state(model))]
     return nnx.merge(graphdef, nnx.from_flat_state(flat))
 
 
-def action_log_probs(lm: GPT2, prompt, prompt_mask, candidates, candidate_mask):
+def action_log_probs(lm: LM, prompt, prompt_mask, candidates, candidate_mask):
     """Summed log-probs of each candidate after each prompt -> (f32[B, C], the prompt's last
     hidden state f32[B, D]). prompt i32[B, P] left-padded; candidates i32[C, A] right-padded."""
     (b, p), (c, a) = prompt.shape, candidates.shape

@@ -6,8 +6,10 @@
     hint    i32[B,K] --text encoder--> g f32[B,D]           (zeros for no hint)
     actor(h, g) -> logits f32[B,7];  critic(h, g) -> value f32[B];  critic0(h) -> value0 f32[B]
 
-`value0` never sees the hint: it is the hint-agnostic baseline that scores hints later (the
-advantage of acting on a hint over not having one). Both critics learn the same returns.
+`value0` never sees the hint: it is the baseline that scores hints later. Both critics learn the
+same returns. With `hint_film`, the convolutions are FiLM-conditioned on [m, g], so that a hint
+("the red key") can select places in the view, not only be read beside the pooled view; `value0`
+then reads a second pass with g = 0, which keeps it hint-free (twice the convolution cost).
 
 The text encoder is a bag of positioned words (word + position embeddings, a per-token layer,
 masked mean and max) rather than BabyAI's GRU: missions are short and fixed in form, and a
@@ -101,31 +103,34 @@ class ActorCritic(nnx.Module):
         embed_dim: int = 32,
         channels: int = 32,
         hidden: int = 64,
+        hint_film: bool = False,
         *,
         rngs: nnx.Rngs,
     ):
+        self.hint_film = hint_film
         self.codes = nnx.Embed(_NUM_CODES, embed_dim, rngs=rngs)
         self.text = TextEncoder(vocab_size, max(mission_length, hint_length), embed_dim, rngs=rngs)
-        self.conv1 = FiLMConv(embed_dim, channels, embed_dim, rngs=rngs)
-        self.conv2 = FiLMConv(channels, channels, embed_dim, rngs=rngs)
+        cond = 2 * embed_dim if hint_film else embed_dim
+        self.conv1 = FiLMConv(embed_dim, channels, cond, rngs=rngs)
+        self.conv2 = FiLMConv(channels, channels, cond, rngs=rngs)
         self.actor = _head(channels + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
         self.critic = _head(channels + embed_dim, hidden, 1, 1.0, rngs)
         self.critic0 = _head(channels, hidden, 1, 1.0, rngs)
 
-    def features(self, image: jax.Array, mission: jax.Array) -> jax.Array:
-        """f32[B, channels]: the view read in the light of the mission; no hint involved."""
+    def features(self, image: jax.Array, m: jax.Array, g: jax.Array) -> jax.Array:
+        """f32[B, channels]: the view read in the light of the mission's encoding m f32[B,D]
+        (and, with `hint_film`, of the hint's g f32[B,D])."""
         x = lookup(self.codes, image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
-        m = self.text(mission)
-        x = self.conv2(self.conv1(x, m), m)
+        cond = jnp.concatenate([m, g], -1) if self.hint_film else m
+        x = self.conv2(self.conv1(x, cond), cond)
         return x.max((-3, -2))
 
     def __call__(self, image, mission, hint=None):
         """-> (logits f32[B,7], value f32[B], value0 f32[B]). `hint` i32[B,K] or None."""
-        h = self.features(image, mission)
-        g = (
-            jnp.zeros((*h.shape[:-1], self.text.out.out_features))
-            if hint is None
-            else self.text(hint)
-        )
+        m = self.text(mission)
+        no_hint = jnp.zeros_like(m)
+        g = no_hint if hint is None else self.text(hint)
+        h0 = self.features(image, m, no_hint)  # never sees the hint
+        h = self.features(image, m, g) if self.hint_film and hint is not None else h0
         hg = jnp.concatenate([h, g], -1)
-        return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h)[..., 0]
+        return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h0)[..., 0]

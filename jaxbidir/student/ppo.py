@@ -46,6 +46,7 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         config.student.embed_dim,
         config.student.channels,
         config.student.hidden,
+        hint_film=config.student.hint_film,
         rngs=nnx.Rngs(key),
     )
 

@@ -137,6 +137,11 @@ class GPT2(nnx.Module):
         """The tied LM head: f32[..., D] -> logits f32[..., V]."""
         return hidden @ self.wte.embedding[...].T
 
+    def init_cache(self, batch: int, length: int) -> tuple:
+        """An empty KV cache for this model (`init_cache` of its config): what `sampling` asks
+        any teacher for, whose cache layout is its own (the Llama family caches fewer heads)."""
+        return init_cache(self.config, batch, length)
+
 
 def causal_mask(attention_mask):
     """bool[B,T,T] from a padding mask bool[B,T] (True = real token): causal and no padding keys."""

@@ -114,25 +114,6 @@ def snapshots(env, key, num_envs, steps, every, description_length):
     return {name: pick(x) for name, x in zip(names, recorded, strict=True)}
 
 
-_COLOURS = L.ids(*envs.constants.COLOUR_NAMES)
-_TYPES = L.ids("ball", "box", "key", "door")
-
-
-def wrong_word(hint, key):
-    """The hint with one colour or object-type word swapped for another of its kind (unchanged
-    when it has none, e.g. "drop")."""
-    k_pos, k_word = jax.random.split(key)
-    candidates = jnp.isin(hint, _COLOURS) | jnp.isin(hint, _TYPES)
-    pos = jnp.argmax(jnp.where(candidates, jax.random.uniform(k_pos, hint.shape), -1.0))
-    word = hint[pos]
-    is_colour = jnp.isin(word, _COLOURS)
-    pool = jnp.where(is_colour, _COLOURS, jnp.pad(_TYPES, (0, 2), constant_values=-1))
-    size = jnp.where(is_colour, len(_COLOURS), len(_TYPES))
-    shift = jax.random.randint(k_word, (), 1, size)  # any other word of the same kind
-    other = pool[(jnp.argmax(pool == word) + shift) % size]
-    return jnp.where(candidates.any(), hint.at[pos].set(other), hint)
-
-
 def partial(description, key):
     """The description cut to its first k sentences, k uniform below the number it has."""
     dot = description == L.VOCAB["."]
@@ -145,7 +126,7 @@ def imperfect(example, key, wrong_hint, partial_view):
     """One training example with the configured imperfection applied at random; also returns
     whether each kind was applied (and changed something)."""
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    hint = jnp.where(jax.random.uniform(k1) < wrong_hint, wrong_word(example["hint"], k2),
+    hint = jnp.where(jax.random.uniform(k1) < wrong_hint, L.wrong_word(example["hint"], k2),
                      example["hint"])  # fmt: skip
     cut = jnp.where(jax.random.uniform(k3) < partial_view, partial(example["description"], k4),
                     example["description"])  # fmt: skip

@@ -1,7 +1,9 @@
 """Batched generation with the KV cache inside `lax.scan`, and the log-probs of given sequences.
 
-Both are pure functions of a `GPT2` module, for use inside jitted code (after flax's gemma
-sampler: the module is split once and merged inside the loop body). Prompts are left-padded to
+Both are pure functions of a teacher module, for use inside jitted code (after flax's gemma
+sampler: the module is split once and merged inside the loop body). A teacher (`LM`) is GPT-2 or
+the Llama family: both take `model(tokens, positions, mask, cache, index)` and have `head` and
+`init_cache` (each family lays its own KV cache out). Prompts are left-padded to
 one length P, so that every row's next token goes to the same cache slot; positions skip the
 padding, as transformers' `generate` does, so greedy generations match it token for token.
 `prefill`, the prompts into a fresh KV cache, starts both `generate` and GLAM's scoring of the
@@ -16,7 +18,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from .model import GPT2, causal_mask, init_cache, positions_from_mask
+from .llama import Llama
+from .model import GPT2, causal_mask, positions_from_mask
+
+LM = GPT2 | Llama  # a teacher, of either family
 
 
 class Sample(NamedTuple):
@@ -29,7 +34,7 @@ class Sample(NamedTuple):
     mask: jnp.ndarray
 
 
-def prefill(model: GPT2, prompt, prompt_mask, extra: int):
+def prefill(model: LM, prompt, prompt_mask, extra: int):
     """Run left-padded prompts (tokens i32[B,P], mask bool[B,P]) into a fresh KV cache with room
     for `extra` tokens after them (S = P + extra slots), causal over the prompt with no padding
     keys -> (the last position's hidden state f32[B,D], whose `head` predicts the first token
@@ -39,7 +44,7 @@ def prefill(model: GPT2, prompt, prompt_mask, extra: int):
     keys = jnp.pad(prompt_mask, ((0, 0), (0, extra)))
     slots = jnp.arange(length + extra)
     mask = (slots[None, :] <= jnp.arange(length)[:, None])[None] & keys[:, None, :]
-    cache = init_cache(model.config, batch, length + extra)
+    cache = model.init_cache(batch, length + extra)
     positions = positions_from_mask(prompt_mask)
     _, hidden, cache = model(prompt, positions, mask, cache, 0, logits=False)
     return hidden[:, -1], cache, keys
@@ -57,7 +62,7 @@ def _choose(logits, key, temperature, top_k):
 
 
 def generate(
-    model: GPT2,
+    model: LM,
     prompt,
     prompt_mask,
     key,
@@ -105,7 +110,7 @@ def generate(
     return Sample(tokens, log_probs, valid)
 
 
-def continuation_log_softmax(model: GPT2, prompt, prompt_mask, tokens, mask):
+def continuation_log_softmax(model: LM, prompt, prompt_mask, tokens, mask):
     """The model's next-token distributions along given continuations (tokens i32[B,N], mask
     bool[B,N], right-padded) of left-padded prompts, in one forward pass -> (log-softmax
     f32[B,N,V] at the positions that predict each token; the hidden states f32[B,N,D] there)."""
@@ -117,7 +122,7 @@ def continuation_log_softmax(model: GPT2, prompt, prompt_mask, tokens, mask):
     return jax.nn.log_softmax(logits[:, length - 1 : -1]), hidden[:, length - 1 : -1]
 
 
-def sequence_log_probs(model: GPT2, prompt, prompt_mask, tokens, mask):
+def sequence_log_probs(model: LM, prompt, prompt_mask, tokens, mask):
     """Log-probs of given continuations (as for `continuation_log_softmax`) -> (log pi(tokens_t |
     prompt, tokens_<t) f32[B,N], 0 where masked; the hidden states f32[B,N,D] that predicted
     each token, for a value head)."""

@@ -1,0 +1,126 @@
+"""The project's experiments, one command each: `jaxbidir reproduce NAME` (`make reproduce
+EXP=NAME`) trains every arm of the experiment on the same seeds and writes its record to
+`results/NAME/` (`table.json` with every per-seed outcome and curve, `table.md`, `curves.png`).
+
+The record is written again after each arm, and an arm already in a committed `table.json` with
+the same config is not trained again: an experiment longer than one session (or one machine)
+goes on from what was committed. The runs themselves (checkpoints, logs) go to
+`runs/reproduce/NAME/<arm>/`, where a killed arm resumes from its last checkpoint.
+
+Expected wall times are for the whole experiment, measured or estimated as stated.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+from jaxbidir import config as configs
+from jaxbidir import curves
+
+CONTROLS = ("teacher_frozen", "bidirectional", "bidirectional_shuffled")
+INFORMATIVE = (
+    "student_only",
+    "teacher_frozen",
+    "bidirectional",
+    "bidirectional_shuffled",
+    "oracle",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    question: str
+    config: str  # a shipped config
+    overrides: tuple[str, ...]  # dotted key=value on top of it
+    seeds: int
+    arms: dict  # {arm name: dotted overrides of that arm (its mode at least)}
+    threshold: float = 0.9
+    pairs: tuple = curves.PAIRS
+    wall_time: str = "not yet measured"
+
+
+def _modes(*modes) -> dict:
+    return {mode: {"mode": mode} for mode in modes}
+
+
+def _dose(rates=(0.25, 0.5, 0.75)) -> tuple[dict, tuple]:
+    """The oracle made wrong at `rates`: arms and their pairs against the hint-free student."""
+    arms = {f"oracle_wrong_{r}": {"mode": "oracle", "feedback.oracle_corruption": r} for r in rates}
+    pairs = tuple((arm, "student_only", "do hints this wrong still help") for arm in arms)
+    return arms, pairs
+
+
+_DOSE_ARMS, _DOSE_PAIRS = _dose()
+
+EXPERIMENTS = {
+    "paper_40": Experiment(
+        "both hypotheses on the paper's level, with the controls",
+        "paper_40", (), 32, _modes(*configs.FEEDBACK_MODES),
+        wall_time="about 1.5 h on a 2-core CPU",
+    ),
+    "gotolocal_32k": Experiment(
+        "what the student's scores teach the teacher on GoToLocal (second hypothesis)",
+        "gotolocal",
+        ("env.num_envs=16", "run.total_frames=32768", "run.log_every=4",
+         "run.checkpoint_every=16", "run.eval_every=4"),
+        32, _modes(*CONTROLS), threshold=0.5,
+        wall_time="about 1 h on a 2-core CPU",
+    ),
+    "pickuploc_1m": Experiment(
+        "can hints help where they carry information (first hypothesis), and how wrong may "
+        "they be (dose-response of the oracle made wrong)",
+        "pickuploc",
+        ("env.num_envs=64", "run.total_frames=1048576", "run.log_every=8",
+         "run.checkpoint_every=32", "run.eval_every=32", "run.seed_batch=16"),
+        16, {**_modes(*INFORMATIVE), **_DOSE_ARMS}, threshold=0.5,
+        pairs=(*curves.PAIRS, *_DOSE_PAIRS),
+        wall_time="not yet measured; sized for a GPU (about 1M frames per seed and arm)",
+    ),
+    "gotolocal_blind": Experiment(
+        "the clean ablation: a student that does not see its mission, so the hint is its only "
+        "goal (the modes must separate)",
+        "gotolocal",
+        ("student.sees_mission=false", "env.num_envs=64", "run.total_frames=262144",
+         "run.log_every=8", "run.checkpoint_every=32", "run.eval_every=16"),
+        16, _modes("student_only", "teacher_frozen", "bidirectional", "oracle"), threshold=0.5,
+        wall_time="not yet measured",
+    ),
+}  # fmt: skip
+
+
+def experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"no experiment {name!r}; the experiments: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def reproduce(name: str, runs="runs/reproduce", results="results", progress=True) -> dict:
+    """Run (or go on with) experiment `name`; -> its table, also in `results/name/`."""
+    exp = experiment(name)
+    base = configs.load(exp.config, list(exp.overrides))
+    record = configs.replace(base, **{"run.num_seeds": exp.seeds}).to_dict()
+    record.pop("mode")  # each arm's own
+    out = Path(results) / name
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "table.json"
+    done = json.loads(saved.read_text()) if saved.exists() else None
+    if done and (done["config"] != record or done.get("arms") != exp.arms):
+        raise ValueError(
+            f"{saved} holds another version of experiment {name!r} (its config or arms differ); "
+            f"move it aside to run this one again"
+        )
+    command = f"jaxbidir reproduce {name}"
+    curve = {}
+    for arm, overrides in exp.arms.items():
+        if done and arm in done["modes"] and len(done["modes"][arm]["seeds"]) == exp.seeds:
+            print(f"{arm}: already in {saved}", flush=True)
+            curve[arm] = {**done["modes"][arm]["curve"], "source": done["modes"][arm]["source"]}
+            continue
+        curve[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides, progress)
+        table = curves.make_table(curve, exp.threshold, record, command, exp.pairs)
+        table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
+        curves.write(table, out)  # after each arm: the progress to commit
+    table = curves.make_table(curve, exp.threshold, record, command, exp.pairs)
+    table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
+    curves.write(table, out)
+    return table

@@ -1,0 +1,68 @@
+"""`jaxbidir reproduce`: an experiment's record is written after each arm, and a rerun keeps the
+arms already recorded (an experiment longer than a session goes on from what was committed)."""
+
+import json
+
+import pytest
+from tiny import TINY
+
+from jaxbidir import cli, experiments, training
+
+# the notebook test's runs (tests/test_notebook.py): the compilation cache serves both
+OVERRIDES = tuple(
+    f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()
+)
+
+
+def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
+    tiny = experiments.Experiment(
+        "a test", "paper_40", OVERRIDES, 2,
+        {"student_only": {"mode": "student_only"}, "bidirectional": {"mode": "bidirectional"}},
+    )  # fmt: skip
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", tiny)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    real_run = training.run
+
+    def killed_after_one_arm(cfg, out_dir, **kwargs):
+        if cfg.mode == "bidirectional":
+            raise KeyboardInterrupt
+        return real_run(cfg, out_dir, **kwargs)
+
+    monkeypatch.setattr(training, "run", killed_after_one_arm)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.reproduce("tiny", runs, results, progress=False)
+    record = json.loads((results / "tiny" / "table.json").read_text())
+    assert list(record["modes"]) == ["student_only"]  # the first arm, recorded
+    assert record["modes"]["student_only"]["seeds"] == [0, 1]
+
+    # a new session (its summary gone from runs/): the recorded arm is not trained again
+    (runs / "tiny" / "student_only" / "summary.json").unlink()
+    trained = []
+
+    def recorded(cfg, *args, **kwargs):
+        trained.append(cfg.mode)
+        return real_run(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(training, "run", recorded)
+    assert cli.main(["reproduce", "tiny", "--runs", str(runs), "--results", str(results),
+                     "--no-progress"]) == 0  # fmt: skip
+    assert trained == ["bidirectional"]
+    record = json.loads((results / "tiny" / "table.json").read_text())
+    assert list(record["modes"]) == ["student_only", "bidirectional"]
+    assert record["command"] == "jaxbidir reproduce tiny" and record["frames_per_seed"] == 1024
+    assert (results / "tiny" / "curves.png").exists() and (results / "tiny" / "table.md").exists()
+
+    # another version of the experiment does not mix with this record
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
+        "a test", "paper_40", (*OVERRIDES, "student.lr=0.01"), 2, tiny.arms))  # fmt: skip
+    with pytest.raises(ValueError, match="another version of experiment 'tiny'"):
+        experiments.reproduce("tiny", runs, results, progress=False)
+
+
+def test_every_experiment_is_a_valid_config():
+    for name, exp in experiments.EXPERIMENTS.items():
+        base = experiments.configs.load(exp.config, list(exp.overrides))
+        for overrides in exp.arms.values():
+            experiments.configs.replace(base, **overrides)
+        arms = set(exp.arms)
+        assert any(m in arms and c in arms for m, c, _ in exp.pairs), name
