@@ -51,7 +51,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e ".[test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@
 
-# ... and what `make curves` adds (rliable, matplotlib)
+# ... and what `make curves` adds (matplotlib)
 $(VENV)/.installed-curves: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e ".[curves$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@

@@ -19,8 +19,8 @@ same `run.eval_episodes` levels for every mode, sampled actions, from update 0 o
 A run without evaluations (mode glam, `run.eval_every=0`) falls back to the success of the
 training episodes (a 3-update moving mean), which favours short successful episodes.
 
-Intervals are 95% percentile bootstraps of the mean over seeds (rliable, `RESAMPLES` resamples,
-`numpy.random.RandomState(0)`); a paired difference is the bootstrap of the per-seed
+Intervals are 95% percentile bootstraps of the mean over seeds (`RESAMPLES` resamples of the
+seeds, `numpy.random.default_rng(0)`); a paired difference is the bootstrap of the per-seed
 differences. `table.json` holds every per-seed list, so the figure and table can be redrawn
 from it alone (`results/<experiment>/table.json` is committed that way).
 """
@@ -117,16 +117,20 @@ def outcomes(curve: dict, threshold: float) -> dict:
     return {k: [round(float(v), 6) for v in value] for k, value in out.items()}
 
 
+def bootstrap(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, low, high) over the seeds (axis 0) of `values` f64[S, ...]: the mean and its 95%
+    percentile-bootstrap interval, from `RESAMPLES` resamples of the seeds drawn by
+    `numpy.random.default_rng(0)` (the same resamples at every call: the interval of a table
+    is the same whenever it is computed again)."""
+    values = np.asarray(values, float)
+    picks = np.random.default_rng(0).integers(0, len(values), (RESAMPLES, len(values)))
+    means = values[picks].mean(1)
+    return values.mean(0), *np.percentile(means, [2.5, 97.5], axis=0)
+
+
 def interval(values) -> list[float]:
     """[mean, low, high]: the mean over seeds and its 95% bootstrap interval."""
-    from rliable import library as rly
-
-    values = np.asarray(values, float)
-    state = np.random.RandomState(0)
-    point, bounds = rly.get_interval_estimates(
-        {"x": values[:, None]}, np.mean, reps=RESAMPLES, random_state=state
-    )
-    return [round(float(v), 6) for v in (np.squeeze(point["x"]), *np.ravel(bounds["x"]))]
+    return [round(float(v), 6) for v in bootstrap(values)]
 
 
 def make_table(
@@ -142,8 +146,8 @@ def make_table(
         "threshold": threshold,
         "config": config,
         "command": command,
-        "statistics": f"mean over seeds, 95% percentile bootstrap ({RESAMPLES} resamples, "
-        "RandomState(0)); paired: the bootstrap of the per-seed differences",
+        "statistics": f"mean over seeds, 95% percentile bootstrap ({RESAMPLES} resamples of the "
+        "seeds, numpy default_rng(0)); paired: the bootstrap of the per-seed differences",
         "pairs": [list(pair) for pair in pairs],
         "modes": {},
     }
@@ -242,7 +246,6 @@ def figure(table: dict, path_stem):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rliable import library as rly
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     panels = [(axes[0], "success", "success rate"), (axes[1], "hint_accuracy", "hint accuracy")]
@@ -251,17 +254,13 @@ def figure(table: dict, path_stem):
             values = m["curve"][name]
             if values is None:
                 continue
-            values = np.asarray(values)[:, None, :]  # [seeds, 1 task, points]
-            per_point = lambda s: s.mean(axis=(0, 1))  # noqa: E731
-            point, band = rly.get_interval_estimates(
-                {mode: values}, per_point, reps=2000, random_state=np.random.RandomState(0)
-            )
+            point, low, high = bootstrap(values)  # per point, [seeds, points] -> [points]
             # the same colour for a mode in every figure; other arms after them
             names = [*MODES, *(m for m in table["modes"] if m not in MODES)]
             colour = f"C{names.index(mode) % 10}"
             frames = m["curve"]["frames"]
-            ax.plot(frames, point[mode], label=mode, color=colour)
-            ax.fill_between(frames, *band[mode], alpha=0.2, color=colour)
+            ax.plot(frames, point, label=mode, color=colour)
+            ax.fill_between(frames, low, high, alpha=0.2, color=colour)
         ax.set_xlabel("frames per seed")
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.02)
