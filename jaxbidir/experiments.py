@@ -109,18 +109,21 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
             f"{saved} holds another version of experiment {name!r} (its config or arms differ); "
             f"move it aside to run this one again"
         )
-    command = f"jaxbidir reproduce {name}"
+
+    def write(curve: dict) -> dict:
+        table = curves.make_table(curve, exp.threshold, record, f"jaxbidir reproduce {name}",
+                                  exp.pairs)  # fmt: skip
+        table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
+        curves.write(table, out)
+        return table
+
     curve = {}
     for arm, overrides in exp.arms.items():
         if done and arm in done["modes"] and len(done["modes"][arm]["seeds"]) == exp.seeds:
             print(f"{arm}: already in {saved}", flush=True)
             curve[arm] = {**done["modes"][arm]["curve"], "source": done["modes"][arm]["source"]}
-            continue
-        curve[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides, progress)
-        table = curves.make_table(curve, exp.threshold, record, command, exp.pairs)
-        table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
-        curves.write(table, out)  # after each arm: the progress to commit
-    table = curves.make_table(curve, exp.threshold, record, command, exp.pairs)
-    table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
-    curves.write(table, out)
-    return table
+        else:
+            curve[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides,
+                                        progress)  # fmt: skip
+            write(curve)  # after each arm: the progress to commit
+    return write(curve)

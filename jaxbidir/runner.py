@@ -37,8 +37,7 @@ class Trainer(NamedTuple):
     update(state) -> (state, metrics {name: scalar}): one rollout and its updates
     train(key, num_updates) -> (state, metrics [num_updates]): the whole run in one scan
     evaluate(state) -> {name: scalar}: the policy on a fixed set of episodes (the same in every
-        mode and at every call), sampled and greedy; None where the mode has none, or the
-        config asks for none (`run.eval_every` 0)
+        mode and at every call), sampled and greedy; None where the mode has none
     policy: the policy's forward pass (its signature is the mode's)
     lm, text: the language model the mode loaded and how it reads and writes Baby Language
         (the teacher and its `Bridge`; GLAM's LM and its `Prompter`); None without one
@@ -78,11 +77,6 @@ def update_metrics(config: Config, state: RunnerState, episodes: dict, info: dic
     if bad:
         metrics["nonfinite"] = nonfinite.flags(bad)
     return metrics
-
-
-def segments(length: int, every: int) -> int:
-    """How many segments of `every` steps cover `length` steps."""
-    return -(-length // every)
 
 
 def zero_count():

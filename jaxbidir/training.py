@@ -271,9 +271,13 @@ def _lines(metrics: dict, first_update: int) -> list[dict]:
             line[name] = float(np.mean(value[:, i]))
         line["frames"] = int(metrics["frames"][0, i])
         for name in (n for n in PER_SEED if n in metrics):
-            line[f"{name}_per_seed"] = [round(float(v), 6) for v in metrics[name][:, i]]
+            line[f"{name}_per_seed"] = _per_seed(metrics[name][:, i])
         out.append(line)
     return out
+
+
+def _per_seed(values) -> list[float]:
+    return [round(float(v), 6) for v in values]
 
 
 def _eval_line(figures: dict, update: int, frames: int) -> dict:
@@ -281,9 +285,7 @@ def _eval_line(figures: dict, update: int, frames: int) -> dict:
     figures = jax.device_get(figures)
     line = {"update": update, "frames": frames}
     line.update({name: float(np.mean(value)) for name, value in figures.items()})
-    line.update(
-        {f"{n}_per_seed": [round(float(v), 6) for v in value] for n, value in figures.items()}
-    )
+    line.update({f"{name}_per_seed": _per_seed(value) for name, value in figures.items()})
     return line
 
 
@@ -345,8 +347,9 @@ def run(
 
     def evaluate_if_due(done):
         """An evaluation at update 0, every eval_every updates and at the end (once each)."""
-        due = done % run_cfg.eval_every == 0 or done >= total if evaluate else False
-        if due and done not in evaluated:
+        if evaluate is None or done in evaluated:
+            return
+        if done % run_cfg.eval_every == 0 or done >= total:
             line = _eval_line(evaluate(state), done, done * config.frames_per_update)
             with eval_path.open("a") as log:
                 log.write(json.dumps(line) + "\n")

@@ -15,6 +15,7 @@ import pytest
 import torch
 from flax import nnx
 from reference.bpe import bpe_tokenizer
+from reference.generation import assert_greedy_matches
 from reference.sentencepiece import llama_tokenizer
 from tiny import TINY
 from transformers import (
@@ -167,22 +168,7 @@ def test_greedy_generation_matches_transformers(tmp_path, name):
     assert len(set(free.ravel())) > 10  # not one token over and over
     eos = int(free[0, 7])
     sample = run(ours, tokens, mask, max_new_tokens=new, eos_id=eos, pad_id=0, temperature=0)
-    with torch.no_grad():
-        out = reference.generate(
-            torch.as_tensor(tokens),
-            attention_mask=torch.as_tensor(mask),
-            max_new_tokens=new,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=0,
-        )[:, tokens.shape[1] :].numpy()
-    theirs = np.zeros((len(tokens), new), np.int64)
-    theirs[:, : out.shape[1]] = out  # transformers stops early when every row has ended
-    np.testing.assert_array_equal(np.asarray(sample.tokens), theirs)
-    ended = np.asarray(sample.tokens) == eos
-    assert ended[0].any()
-    stop = np.where(ended.any(1), ended.argmax(1), new - 1)
-    np.testing.assert_array_equal(np.asarray(sample.mask), np.arange(new) <= stop[:, None])
+    assert_greedy_matches(sample, reference, tokens, mask, new, eos)
 
 
 def test_sampled_log_probs_are_the_sequence_log_probs():

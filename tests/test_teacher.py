@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx
+from reference.generation import assert_greedy_matches
 from transformers import GPT2Config as HFConfig
 from transformers import GPT2LMHeadModel
 
@@ -120,23 +121,7 @@ def test_greedy_generation_matches_transformers(tmp_path, index):
     # end token: one that greedy decoding reaches mid-way in row 0, so that stopping is tested
     eos = int(_generate(ours, tokens, mask, max_new_tokens=new, eos_id=-1, temperature=0)[0][0, 3])
     sample = _generate(ours, tokens, mask, max_new_tokens=new, eos_id=eos, pad_id=0, temperature=0)
-    with torch.no_grad():
-        out = hf.generate(
-            torch.as_tensor(tokens),
-            attention_mask=torch.as_tensor(mask),
-            max_new_tokens=new,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=0,
-        )[:, tokens.shape[1] :].numpy()
-    theirs = np.zeros((len(tokens), new), np.int64)
-    theirs[:, : out.shape[1]] = out  # transformers stops early when every row has ended
-    np.testing.assert_array_equal(np.asarray(sample.tokens), theirs)
-    ended = np.asarray(sample.tokens) == eos
-    assert ended[0].any()
-    # the mask covers each row up to and including its end token
-    stop = np.where(ended.any(1), ended.argmax(1), new - 1)
-    np.testing.assert_array_equal(np.asarray(sample.mask), np.arange(new) <= stop[:, None])
+    assert_greedy_matches(sample, hf, tokens, mask, new, eos)
 
 
 def test_sampled_log_probs_are_the_sequence_log_probs():

@@ -29,7 +29,6 @@ from jaxbidir.runner import (
     Trainer,
     make_env,
     scan_updates,
-    segments,
     update_metrics,
     zero_count,
 )
@@ -164,20 +163,23 @@ def make_train(config: Config) -> Trainer:
 
 
 def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):
-    """-> None without evaluations (`run.eval_every` 0), else
-    evaluate(state) -> {eval_success, eval_success_greedy[, eval_hint_accuracy]}: the
+    """-> evaluate(state) -> {eval_success, eval_success_greedy[, eval_hint_accuracy]}: the
     student of `state` on `run.eval_episodes` fixed episodes, one per environment, each played
     to its end (success or time limit) with sampled and with greedy actions; hints asked as in
     training, at the start and every `hint_every` steps. The hint accuracy is that of the hints
     asked for the episodes' first states (the same states at every call)."""
-    if not config.run.eval_every:
-        return None  # nor its episodes drawn (a compilation of `reset`)
     n, every = config.run.eval_episodes, config.feedback.hint_every
     key = jax.random.fold_in(jax.random.PRNGKey(config.run.seed), EVAL_STREAM)
     k_levels, k_play = jax.random.split(key)
-    first = jax.jit(jax.vmap(env.reset))(jax.random.split(k_levels, n))
-    # long enough for every episode to end: the longest time limit among them
-    n_segments = segments(int(first.state.max_steps.max()), every)
+
+    @functools.cache
+    def episodes():
+        """(the episodes' first timesteps, segments long enough for every episode to end: its
+        longest time limit), drawn at the first trace of `evaluate`, not when the trainer is
+        built (a trainer that never evaluates does not compile `reset` for them)."""
+        with jax.ensure_compile_time_eval():  # concrete even inside the trace
+            first = jax.jit(jax.vmap(env.reset))(jax.random.split(k_levels, n))
+            return first, -(-int(first.state.max_steps.max()) // every)
 
     def play(state: RunnerState, greedy: bool):
         def segment(carry, key):
@@ -199,6 +201,7 @@ def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted:
             correct = jnp.all(asked.hint == asked.oracle, -1).mean() if hinted else 0.0
             return carry, correct
 
+        first, n_segments = episodes()
         start = (first, jnp.zeros(n, bool), jnp.zeros(n, bool))
         keys = jax.random.split(k_play, n_segments)
         (_, _, succeeded), correct = jax.lax.scan(segment, start, keys)

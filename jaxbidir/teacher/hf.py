@@ -186,8 +186,17 @@ def save(model: GPT2 | Llama, tokenizer, directory) -> None:
         tokenizer.save_pretrained(str(directory))
 
 
-def _save_gpt2(model: GPT2, directory: Path) -> None:
+def _write_weights(model, directory: Path, tensor) -> None:
+    """model.safetensors of `model`'s parameters, each written as `tensor(path, value)` ->
+    (its Hugging Face name, the array in that family's layout)."""
     from safetensors.numpy import save_file
+
+    state = nnx.to_flat_state(nnx.state(model, nnx.Param))
+    tensors = dict(tensor(path, np.asarray(variable.get_value())) for path, variable in state)
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+
+
+def _save_gpt2(model: GPT2, directory: Path) -> None:
     from transformers import GPT2Config as HFConfig
 
     c = model.config
@@ -202,15 +211,14 @@ def _save_gpt2(model: GPT2, directory: Path) -> None:
         eos_token_id=c.eos_token_id,
         tie_word_embeddings=True,
     ).save_pretrained(str(directory))
-    tensors = {
-        f"transformer.{_hf_name(path)}": np.asarray(variable.get_value(), np.float32)
-        for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param))
-    }
-    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    _write_weights(
+        model,
+        directory,
+        lambda path, value: (f"transformer.{_hf_name(path)}", value.astype(np.float32)),
+    )
 
 
 def _save_llama(model: Llama, directory: Path) -> None:
-    from safetensors.numpy import save_file
     from transformers import LlamaConfig as HFLlama
     from transformers import Qwen2Config as HFQwen2
 
@@ -236,10 +244,7 @@ def _save_llama(model: Llama, directory: Path) -> None:
         HFLlama(**common, attention_bias=c.attention_bias, mlp_bias=c.mlp_bias).save_pretrained(
             str(directory)
         )
-    tensors = {}
-    for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        value = np.asarray(variable.get_value())  # bf16 stays bf16 (an ml_dtypes array)
-        tensors[_llama_hf_name(path)] = np.ascontiguousarray(
-            value.T if path[-1] == "kernel" else value
-        )
-    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    # bf16 stays bf16 (an ml_dtypes array); kernels are stored as torch's [out, in]
+    _write_weights(model, directory, lambda path, value: (
+        _llama_hf_name(path), np.ascontiguousarray(value.T if path[-1] == "kernel" else value)
+    ))  # fmt: skip
