@@ -2,7 +2,7 @@
 
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
-    jaxbidir pretrain-teacher [--out DIR] [--overwrite] [key=value ...]
+    jaxbidir pretrain-teacher [--from DIR_OR_HUB_ID] [--out DIR] [--overwrite] [key=value ...]
     jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
     jaxbidir curves --redraw results/EXPERIMENT/table.json
     jaxbidir reproduce NAME | --list
@@ -41,6 +41,11 @@ def main(argv=None):
 
     pre = sub.add_parser("pretrain-teacher", help="build the default teacher (oracle corpus)")
     pre.add_argument("--out", default="runs/teacher", help="where to save it (HF format)")
+    pre.add_argument(
+        "--from", dest="start_from", default="", metavar="DIR_OR_HUB_ID",
+        help="fine-tune this pretrained LM (GPT-2, Llama or Qwen2 family) instead of training "
+        "a tiny GPT-2 from scratch",
+    )  # fmt: skip
     pre.add_argument("--overwrite", action="store_true", help="replace a teacher already there")
     pre.add_argument("--no-progress", action="store_true")
     pre.add_argument("overrides", nargs="*", metavar="key=value")
@@ -86,7 +91,9 @@ def main(argv=None):
             cfg = config.load(None, args.overrides, cls=pretrain.PretrainConfig)
             if Path(args.out).exists() and not args.overwrite:
                 raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
-            report = pretrain.pretrain(cfg, args.out, progress=not args.no_progress)
+            report = pretrain.pretrain(
+                cfg, args.out, progress=not args.no_progress, start_from=args.start_from
+            )
             print(json.dumps(report, indent=2))
             print(f"teacher saved in {args.out}")
         elif args.command == "curves":

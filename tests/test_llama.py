@@ -434,3 +434,40 @@ def test_a_hub_id_resolves_from_the_local_cache_offline(tmp_path, monkeypatch):
     assert cfg.teacher.path == repo
     source = sources.make_source(cfg, envs.make(cfg.env.id))
     assert isinstance(source.lm, teacher.Llama)
+
+
+def test_a_pretrained_lm_is_warm_started_on_the_oracle_corpus(tmp_path):
+    """`jaxbidir pretrain-teacher --from DIR`: a Llama saved by transformers, with its own BPE
+    tokenizer, fine-tuned on the oracle corpus. Its greedy hints go from wrong to right on the
+    level whose hint never changes, and what it writes is a Llama checkpoint that transformers
+    loads and generates from as we do, and that a run takes as its teacher."""
+    from jaxbidir import cli
+    from jaxbidir.teacher import pretrain
+
+    start = _checkpoint(tmp_path / "lm", "llama", bpe_tokenizer(tmp_path / "bpe"))
+    tiny = dict(levels="BabyAI-GoToRedBallNoDists-v0", envs_per_level=40, rollout_steps=12,
+                snapshot_every=6, description_length=16, steps=100, batch_size=16, lr=3e-3,
+                warmup=10)  # fmt: skip
+    out = tmp_path / "warm"
+    overrides = [f"{k}={v}" for k, v in tiny.items()]
+    assert cli.main(["pretrain-teacher", "--from", str(start), "--out", str(out),
+                     "--no-progress", *overrides]) == 0  # fmt: skip
+    report = json.loads((out / "pretrain.json").read_text())
+    assert report["from"] == str(start)
+
+    lm, tokenizer, _ = configured.load_configured(str(out), "teacher.path")
+    assert isinstance(lm, teacher.Llama) and lm.config == teacher.load(start)[0].config
+    bridge = teacher.Bridge.build(tokenizer)
+    cfg = pretrain.PretrainConfig(**tiny)
+    _, held, _ = pretrain.build_corpus(cfg, bridge, jax.random.PRNGKey(1))  # other examples
+    before, _ = pretrain.hint_accuracy(teacher.load(start)[0], bridge, held, jax.random.PRNGKey(2))
+    after, _ = pretrain.hint_accuracy(lm, bridge, held, jax.random.PRNGKey(2))
+    assert before == 0.0 and after == 1.0, (before, after)
+    assert report["held_out_hint_accuracy"]["greedy"]["all"] == 1.0
+
+    prompt, mask = np.asarray(held["prompt"][:4]), np.asarray(held["prompt_mask"][:4])
+    new = held["target"].shape[1]
+    sample = teacher.generate(lm, prompt, mask, jax.random.PRNGKey(0), max_new_tokens=new,
+                              eos_id=bridge.eos_id, temperature=0.0)  # fmt: skip
+    hf_model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    assert_greedy_matches(sample, hf_model, prompt, mask, new, bridge.eos_id)

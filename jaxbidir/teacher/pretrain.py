@@ -1,6 +1,8 @@
-"""The default teacher: a tiny GPT-2 pretrained on an oracle corpus with controlled imperfection.
+"""The default teacher: a tiny GPT-2 pretrained on an oracle corpus with controlled imperfection;
+or a pretrained LM (GPT-2, Llama or Qwen2 family) fine-tuned on the same corpus (warm start).
 
     jaxbidir pretrain-teacher [--out DIR] [key=value ...]      (make pretrain-teacher)
+    jaxbidir pretrain-teacher --from DIR_OR_HUB_ID [--out DIR] [key=value ...]
 
 The corpus comes from the JAX levels: environments act at random and, every few steps, a
 snapshot gives a prompt (the mission and the description of what the agent sees, `Bridge.prompt`)
@@ -11,6 +13,11 @@ fraction of the training examples, leave the teacher something for the student's
   always supported by what the prompt says.
 Held-out examples (from other environments) keep the full view and the true subgoal: the hint
 accuracy reported is exact agreement with the oracle there, greedy and sampled at temperature 1.
+
+With `--from`, the model and its own tokenizer come from the checkpoint (a directory or a hub id,
+resolved as `teacher.path` is), the model keys below (`n_embd` ...) are not used, and the same
+corpus with the same imperfection fine-tunes it; `lr` is then the fine-tuning rate (a pretrained
+LM wants a smaller one than 2e-3, e.g. `lr=1e-4`).
 
 The result is saved in the Hugging Face format with `pretrain.json` (config, corpus figures,
 accuracies); the one in `jaxbidir/teacher/pretrained/` ships with the package (loaded at run time by
@@ -33,9 +40,9 @@ from flax import nnx
 from .. import envs
 from ..config import check_bounds, field
 from ..envs import language as L
-from . import hf
+from . import configured, hf
 from .model import GPT2, GPT2Config
-from .sampling import generate, sequence_log_probs
+from .sampling import LM, generate, sequence_log_probs
 from .vocabulary import ALL_WORDS, Bridge, word_level_tokenizer
 
 DEFAULT_LEVELS = (
@@ -204,7 +211,7 @@ def hint_loss(model, batch):
     return -log_probs.sum() / batch["target_mask"].sum()
 
 
-def train(config: PretrainConfig, model: GPT2, data, key, progress=True):
+def train(config: PretrainConfig, model: LM, data, key, progress=True):
     """Adam(W) with warm-up and cosine decay on random batches of `data`; returns the trained
     model and the loss per chunk of steps."""
     from tqdm import tqdm
@@ -225,7 +232,7 @@ def train(config: PretrainConfig, model: GPT2, data, key, progress=True):
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    chunk = 50
+    chunk = min(50, config.steps)
     run = jax.jit(lambda c, k: jax.lax.scan(step, c, jax.random.split(k, chunk)))
     losses, carry = [], (params, opt_state)
     bar = tqdm(total=config.steps, disable=not progress, desc="pretrain teacher", unit="step")
@@ -238,7 +245,7 @@ def train(config: PretrainConfig, model: GPT2, data, key, progress=True):
     return nnx.merge(graphdef, carry[0]), losses
 
 
-def hint_accuracy(model: GPT2, bridge: Bridge, data, key, temperature=0.0, batch=512):
+def hint_accuracy(model: LM, bridge: Bridge, data, key, temperature=0.0, batch=512):
     """Fraction of examples whose generated hint equals the oracle's `hint` exactly (per level
     too, by `data["level"]`), at `temperature` (0: greedy)."""
     graphdef, state = nnx.split(model)
@@ -263,27 +270,34 @@ def hint_accuracy(model: GPT2, bridge: Bridge, data, key, temperature=0.0, batch
     return float(hits.mean()), [float(hits[level == i].mean()) for i in range(level.max() + 1)]
 
 
-def pretrain(config: PretrainConfig, out, progress=True) -> dict:
-    """Build the corpus, train, evaluate and save the teacher in `out` (replaced atomically)."""
+def pretrain(config: PretrainConfig, out, progress=True, start_from: str = "") -> dict:
+    """Build the corpus, train (from scratch, or from the checkpoint `start_from`: a directory
+    or a hub id), evaluate and save the teacher in `out` (replaced atomically)."""
     start = time.perf_counter()
     key = jax.random.PRNGKey(config.seed)
     k_corpus, k_init, k_train, k_eval = jax.random.split(key, 4)
-    tokenizer = word_level_tokenizer()
+    if start_from:
+        model, tokenizer, start_from = configured.load_configured(start_from, "--from")
+        positions, fix = model.config.n_positions, "lower description_length"
+    else:
+        tokenizer = word_level_tokenizer()
+        positions, fix = config.n_positions, "raise n_positions or lower description_length"
     bridge = Bridge.build(tokenizer)
     train_data, held_data, figures = build_corpus(config, bridge, k_corpus)
     length = train_data["prompt"].shape[1] + train_data["target"].shape[1]
-    if length > config.n_positions:
+    if length > positions:
         raise ValueError(
-            f"config: prompts and hints take up to {length} tokens but n_positions is "
-            f"{config.n_positions}; raise n_positions or lower description_length"
+            f"config: prompts and hints take up to {length} tokens but the model has "
+            f"{positions} positions; {fix}"
         )
-    gpt = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=config.n_positions, n_embd=config.n_embd,
-        n_layer=config.n_layer, n_head=config.n_head, bos_token_id=bridge.eos_id,
-        eos_token_id=bridge.eos_id,
-    )  # fmt: skip
-    assert len(tokenizer) == len(ALL_WORDS) + 1
-    model = GPT2(gpt, rngs=nnx.Rngs(int(jax.random.randint(k_init, (), 0, 2**30))))
+    if not start_from:
+        gpt = GPT2Config(
+            vocab_size=len(tokenizer), n_positions=config.n_positions, n_embd=config.n_embd,
+            n_layer=config.n_layer, n_head=config.n_head, bos_token_id=bridge.eos_id,
+            eos_token_id=bridge.eos_id,
+        )  # fmt: skip
+        assert len(tokenizer) == len(ALL_WORDS) + 1
+        model = GPT2(gpt, rngs=nnx.Rngs(int(jax.random.randint(k_init, (), 0, 2**30))))
     model, losses = train(config, model, train_data, k_train, progress)
 
     accuracy = {}
@@ -296,6 +310,7 @@ def pretrain(config: PretrainConfig, out, progress=True) -> dict:
     params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
     report = {
         "config": dataclasses.asdict(config),
+        "from": str(start_from) if start_from else None,
         "parameters": int(params),
         "corpus": figures,
         "final_loss": round(losses[-1], 4),
