@@ -1,13 +1,17 @@
-"""What the teacher costs: frames/s of the fused step in `bidirectional` mode against
-`student_only` on the same config and batch (goal: at most 2x the time), in one process, timings
-interleaved; then the same with many seeds vmapped.
+"""What the teacher costs: frames/s of the fused step in each arm (`student_only`,
+`teacher_frozen`, `bidirectional` with the full update and with LoRA adapters) on the same
+config and batch, in one process, timings interleaved; and the memory each needs per seed.
 
     python benchmarks/feedback.py [--config NAME] [--seeds 1 256] [--seed-batch 8]
-                                  [--repeats 3] [table.key=value ...]
+                                  [--repeats 3] [--arms a,b] [--memory-seeds 1024]
+                                  [table.key=value ...]
 
-Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `run.seed_batch`: the
-teacher's update holds about 0.5 GB of activations per seed (64 hints of ~128 tokens, forward
-and backward), so 64 seeds at once do not fit in 24 GB.
+Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `run.seed_batch`.
+Memory is XLA's analysis of the compiled update (its arguments, the seeds' whole state, plus its
+temporaries, the working set of one group of seeds), per seed; `--memory-seeds` compiles (and
+does not run) the update for those many seeds as well, to tell whether they fit in one process.
+With `teacher.path=DIR` the teacher is another one (`python benchmarks/teacher.py
+--write-smollm DIR` writes a SmolLM2-135M-shaped one).
 
 Prints a table; the last line is one JSON object with the figures.
 """
@@ -19,35 +23,52 @@ import time
 
 import jax
 
-MODES = ("student_only", "teacher_frozen", "bidirectional")
+ARMS = {
+    "student_only": {"mode": "student_only"},
+    "teacher_frozen": {"mode": "teacher_frozen"},
+    "bidirectional": {"mode": "bidirectional"},
+    "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"},
+}
 
 
-def make_update(cfg, seeds, seed_batch):
-    """(jitted update of `seeds` seeds, their initial state)."""
+def make_update(cfg, seeds, seed_batch, run=True):
+    """(jitted update of `seeds` seeds, their initial state (None unless `run`), its memory
+    {arguments, temporaries} in bytes)."""
     from jaxbidir.training import make_train, over_seeds
 
     trainer = make_train(cfg)
-    state = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), seeds))
+    init = jax.jit(jax.vmap(trainer.init))
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     update = over_seeds(trainer.update, seed_batch=seed_batch if seeds > seed_batch else 0)
-    state = jax.block_until_ready(update(state)[0])  # compile and warm up
-    return update, state
+    stats = update.lower(jax.eval_shape(init, keys)).compile().memory_analysis()
+    memory = dict(arguments=stats.argument_size_in_bytes, temporaries=stats.temp_size_in_bytes)
+    if not run:
+        return update, None, memory
+    state = jax.block_until_ready(update(init(keys))[0])  # compile and warm up
+    return update, state, memory
 
 
-def rates(base, seeds, repeats, seed_batch, modes=MODES):
-    """{mode: median frames/s} with the modes' timings interleaved."""
+def measure(base, seeds, repeats, seed_batch, arms):
+    """{arm: (median frames/s, memory per seed in MiB)} with the arms' timings interleaved."""
     from jaxbidir.config import replace
 
-    runs = {m: make_update(replace(base, mode=m), seeds, seed_batch) for m in modes}
-    times = {m: [] for m in modes}
+    runs = {a: make_update(replace(base, **ARMS[a]), seeds, seed_batch) for a in arms}
+    times = {a: [] for a in arms}
     for _ in range(repeats):
-        for mode, (update, state) in runs.items():
+        for arm, (update, state, memory) in runs.items():
             start = time.perf_counter()
             state = jax.block_until_ready(update(state)[0])
-            times[mode].append(time.perf_counter() - start)
-            runs[mode] = (update, state)
-            print(f"  {seeds} seeds, {mode}: {times[mode][-1]:.1f} s", flush=True)
+            times[arm].append(time.perf_counter() - start)
+            runs[arm] = (update, state, memory)
+            print(f"  {seeds} seeds, {arm}: {times[arm][-1]:.1f} s", flush=True)
     frames = seeds * base.frames_per_update
-    return {m: frames / statistics.median(t) for m, t in times.items()}
+    return {
+        a: (frames / statistics.median(times[a]), _per_seed_mib(runs[a][2], seeds)) for a in arms
+    }
+
+
+def _per_seed_mib(memory: dict, seeds: int) -> float:
+    return round((memory["arguments"] + memory["temporaries"]) / seeds / 2**20, 2)
 
 
 def main():
@@ -56,8 +77,14 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 256])
     parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"among {', '.join(ARMS)}")
+    parser.add_argument("--memory-seeds", type=int, nargs="*", default=[])
     parser.add_argument("overrides", nargs="*", metavar="table.key=value")
     args = parser.parse_args()
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = set(arms) - set(ARMS)
+    if unknown or "student_only" not in arms:
+        parser.error(f"--arms: {sorted(unknown)} unknown, or student_only missing (the baseline)")
 
     from jaxbidir import config
 
@@ -65,28 +92,42 @@ def main():
     print("measuring ...", flush=True)
     rows = []
     for seeds in args.seeds:
-        fps = rates(cfg, seeds, args.repeats, args.seed_batch)
-        row = {"seeds": seeds, **{f"{m}_frames_per_s": round(v) for m, v in fps.items()}}
-        row["bidirectional_cost"] = round(fps["student_only"] / fps["bidirectional"], 3)
-        row["teacher_frozen_cost"] = round(fps["student_only"] / fps["teacher_frozen"], 3)
+        figures = measure(cfg, seeds, args.repeats, args.seed_batch, arms)
+        row = {"seeds": seeds}
+        for arm, (fps, mib) in figures.items():
+            row[arm] = dict(frames_per_s=round(fps), memory_per_seed_mib=mib,
+                            cost=round(figures["student_only"][0] / fps, 3))  # fmt: skip
         rows.append(row)
         print(row, flush=True)
-    print(f"{'seeds':>6} {'student_only':>13} {'frozen':>9} {'bidirect.':>10} {'cost':>6}")
+    memory = []
+    for seeds in args.memory_seeds:
+        row = {"seeds": seeds}
+        for arm in arms:
+            bytes_ = make_update(config.replace(cfg, **ARMS[arm]), seeds, args.seed_batch,
+                                 run=False)[2]  # fmt: skip
+            row[arm] = {k: round(v / 2**30, 2) for k, v in bytes_.items()} | {
+                "total_gib": round(sum(bytes_.values()) / 2**30, 2)
+            }
+        memory.append(row)
+        print(row, flush=True)
+
+    print(f"{'seeds':>6} " + " ".join(f"{a:>26}" for a in arms))
     for r in rows:
-        print(
-            f"{r['seeds']:>6} {r['student_only_frames_per_s']:>13,}"
-            f" {r['teacher_frozen_frames_per_s']:>9,} {r['bidirectional_frames_per_s']:>10,}"
-            f" {r['bidirectional_cost']:>6.2f}x"
-        )
+        cells = [f"{r[a]['frames_per_s']:,} f/s {r[a]['cost']:.2f}x "
+                 f"{r[a]['memory_per_seed_mib']:.1f}M" for a in arms]  # fmt: skip
+        print(f"{r['seeds']:>6} " + " ".join(f"{c:>26}" for c in cells))
     result = {
         "device": jax.devices()[0].device_kind,
         "env_id": cfg.env.id,
         "num_envs": cfg.env.num_envs,
         "num_steps": cfg.student.num_steps,
         "hint_every": cfg.feedback.hint_every,
+        "teacher": cfg.teacher.path or "shipped",
         "teacher_batch": cfg.teacher.batch,
+        "lora_rank": cfg.teacher.lora_rank,
         "seed_batch": args.seed_batch,
         "rows": rows,
+        "memory": memory,
     }
     print(json.dumps(result))
 

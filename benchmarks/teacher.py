@@ -1,8 +1,11 @@
 """Teacher generation throughput against transformers' PyTorch `generate`, on the same weights,
 in one run: new tokens/s of batched greedy generation (KV cache both sides), for the shipped tiny
-teacher and a distilgpt2-sized random GPT-2.
+teacher, a distilgpt2-sized random GPT-2 and a SmolLM2-135M-shaped random Llama.
 
-    python benchmarks/teacher.py [--batch 256] [--repeats 7]   (the distilgpt2 size: repeats // 2)
+    python benchmarks/teacher.py [--batch 256] [--repeats 7] [--smollm-batches 64 256]
+                                 (the two large models: repeats // 2, at least 1)
+    python benchmarks/teacher.py --write-smollm DIR   (only save the SmolLM2-135M-shaped teacher,
+        random weights and the shipped word-level tokenizer, for `teacher.path=DIR`)
 
 Every row generates exactly `new` tokens (no early stop) after a prompt of random tokens, and the
 time includes the prompt's prefill. The last line is one JSON object with the figures.
@@ -23,6 +26,20 @@ from jaxbidir import teacher
 from jaxbidir.teacher import configured
 
 DISTILGPT2 = dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=6, n_head=12)
+# HuggingFaceTB/SmolLM2-135M's config.json (134.5M parameters)
+SMOLLM2_135M = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536,
+                    num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
+                    max_position_embeddings=8192, rope_theta=100000.0, tie_word_embeddings=True,
+                    rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=0)  # fmt: skip
+
+
+def smollm_shaped(directory=None):
+    """A SmolLM2-135M-shaped Llama with random weights; saved in `directory` with the shipped
+    word-level tokenizer (its words are ids below the model's vocabulary) when given."""
+    model = teacher.Llama(teacher.LlamaConfig(**SMOLLM2_135M), rngs=nnx.Rngs(0))
+    if directory is not None:
+        teacher.save(model, configured.load_shipped()[1], directory)
+    return model
 
 
 def median_seconds(fns, repeats):
@@ -55,9 +72,9 @@ def ours(model, prompt, new):
 
 def theirs(directory, prompt, new):
     import torch
-    from transformers import GPT2LMHeadModel
+    from transformers import AutoModelForCausalLM
 
-    model = GPT2LMHeadModel.from_pretrained(directory).eval()
+    model = AutoModelForCausalLM.from_pretrained(directory).eval()
     ids = torch.as_tensor(prompt)
     mask = torch.ones_like(ids)
 
@@ -94,21 +111,34 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--smollm-batches", type=int, nargs="*", default=[64, 256])
+    parser.add_argument("--write-smollm", metavar="DIR")
     args = parser.parse_args()
+    if args.write_smollm:
+        smollm_shaped(args.write_smollm)
+        print(f"SmolLM2-135M-shaped teacher (random weights) saved in {args.write_smollm}")
+        return
     import torch
 
     torch.manual_seed(0)
+    few = max(1, args.repeats // 2)
     tiny, _ = configured.load_shipped()
     big = teacher.GPT2(teacher.GPT2Config(**DISTILGPT2), rngs=nnx.Rngs(0))
     rows = [
         compare("shipped tiny teacher", tiny, args.batch, 64, 11, args.repeats),
-        compare("distilgpt2-sized (random)", big, args.batch, 16, 16, max(1, args.repeats // 2)),
+        compare("distilgpt2-sized (random)", big, args.batch, 16, 16, few),
     ]
-    print(f"{'teacher':<28} {'params':>11} {'JAX tok/s':>10} {'torch tok/s':>12} {'ratio':>6}")
+    del big
+    smol = smollm_shaped() if args.smollm_batches else None
+    for batch in args.smollm_batches:
+        rows.append(compare("SmolLM2-135M-shaped (random)", smol, batch, 16, 16, few))
+    print(f"{'teacher':<30} {'params':>11} {'batch':>6} {'JAX tok/s':>10} {'torch tok/s':>12} "
+          f"{'ratio':>6}")  # fmt: skip
     for r in rows:
         print(
-            f"{r['teacher']:<28} {r['parameters']:>11,} {r['jax_new_tokens_per_s']:>10,}"
-            f" {r['transformers_new_tokens_per_s']:>12,} {r['ratio']:>6.2f}"
+            f"{r['teacher']:<30} {r['parameters']:>11,} {r['batch']:>6} "
+            f"{r['jax_new_tokens_per_s']:>10,} {r['transformers_new_tokens_per_s']:>12,} "
+            f"{r['ratio']:>6.2f}"
         )
     print(
         json.dumps(

@@ -1,15 +1,19 @@
 """`jaxbidir` command line.
 
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
+    jaxbidir train ... --coordinator HOST:PORT --num-processes N --process-id I  (one per host)
+    jaxbidir train ... --distributed auto  (TPU pod slice, SLURM: JAX finds the cluster)
     jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
     jaxbidir pretrain-teacher [--from DIR_OR_HUB_ID] [--out DIR] [--overwrite] [key=value ...]
+    jaxbidir export-teacher --checkpoint DIR [--seed-index I] --out DIR
     jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
     jaxbidir curves --redraw results/EXPERIMENT/table.json
     jaxbidir reproduce NAME | --list
 
 `train` with no config trains the embedded default (the paper's level, a few minutes on a
 2-core CPU); `configs/` holds one file per experiment; `table.key=value` overrides any field
-(`student.lr=3e-4`, `run.num_seeds=8`, `mode=oracle`).
+(`student.lr=3e-4`, `run.num_seeds=8`, `mode=oracle`). `train` alone runs on several processes
+(`jaxbidir.distributed`); `evaluate` and `curves` run on one.
 """
 
 import argparse
@@ -29,9 +33,23 @@ def main(argv=None):
     train.add_argument("--out", default="runs/latest", help="run directory")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--no-progress", action="store_true")
+    several = train.add_argument_group(
+        "several processes", "one run over several hosts; start the same command on each"
+    )
+    several.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    several.add_argument("--num-processes", type=int, metavar="N", help="processes in all")
+    several.add_argument("--process-id", type=int, metavar="I", help="this one's, 0..N-1")
+    several.add_argument(
+        "--distributed", choices=["auto"],
+        help="auto: JAX finds the cluster itself (TPU pod slice, SLURM)",
+    )  # fmt: skip
+    several.add_argument(
+        "--heartbeat-timeout", type=int, default=100, metavar="S",
+        help="when a process dies, the others stop within S seconds (default %(default)s)",
+    )  # fmt: skip
     train.add_argument("overrides", nargs="*", metavar="table.key=value")
 
-    ev = sub.add_parser("evaluate", help="success rate of a trained student")
+    ev = sub.add_parser("evaluate", help="success rate of a trained student (one process)")
     ev.add_argument("--checkpoint", required=True, help="a run directory")
     ev.add_argument("--env", help="level id (default: the one it trained on)")
     ev.add_argument("--episodes", type=int, default=256)
@@ -50,7 +68,14 @@ def main(argv=None):
     pre.add_argument("--no-progress", action="store_true")
     pre.add_argument("overrides", nargs="*", metavar="key=value")
 
-    cur = sub.add_parser("curves", help="every mode on the same seeds: figure and table")
+    exp = sub.add_parser("export-teacher", help="a run's learnt teacher as an HF checkpoint")
+    exp.add_argument("--checkpoint", required=True, help="a run directory")
+    exp.add_argument("--seed-index", type=int, default=0, help="which of the run's seeds")
+    exp.add_argument("--out", required=True, help="where to write it (replaced atomically)")
+
+    cur = sub.add_parser(
+        "curves", help="every mode on the same seeds: figure and table (one process)"
+    )
     cur.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
     cur.add_argument("--seeds", type=int, default=32, help="seeds per mode (vmapped)")
     cur.add_argument(
@@ -76,12 +101,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            from jaxbidir import config, training
+            from jaxbidir import config, distributed
+
+            distributed.initialize(
+                args.coordinator, args.num_processes, args.process_id,
+                args.distributed == "auto", args.heartbeat_timeout,
+            )  # fmt: skip
+            from jaxbidir import training  # after: importing it starts JAX's backend
 
             cfg = config.load(args.config, args.overrides)
-            summary = training.run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-            print(json.dumps(summary, indent=2))
-            print(f"run saved in {args.out}")
+            try:
+                summary = training.run(
+                    cfg, args.out, resume=args.resume, progress=not args.no_progress
+                )
+            except distributed.PeerLost as error:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                return 1
+            if distributed.is_main():  # the others' logs hold only what went wrong
+                print(json.dumps(summary, indent=2))
+                print(f"run saved in {args.out}")
         elif args.command == "pretrain-teacher":
             from pathlib import Path
 
@@ -95,6 +133,12 @@ def main(argv=None):
                 cfg, args.out, progress=not args.no_progress, start_from=args.start_from
             )
             print(json.dumps(report, indent=2))
+            print(f"teacher saved in {args.out}")
+        elif args.command == "export-teacher":
+            from jaxbidir.export import export_teacher
+
+            note = export_teacher(args.checkpoint, args.out, args.seed_index)
+            print(json.dumps(note, indent=2))
             print(f"teacher saved in {args.out}")
         elif args.command == "curves":
             from jaxbidir import config, curves

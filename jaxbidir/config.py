@@ -130,6 +130,11 @@ class TeacherConfig(Checked):
     lr: float = field(1e-4, above=0)
     max_grad_norm: float = field(1.0, above=0)  # global-norm clip of its gradient
     batch: int = field(64, min=0)  # hints per teacher update, drawn from those used (0: all)
+    # what a learning teacher trains: all its weights (a copy and Adam's moments per seed), or
+    # low-rank adapters per seed on one shared, frozen copy of the model (teacher/lora.py)
+    update: str = field("full", choices=("full", "lora"))
+    lora_rank: int = field(8, above=0)
+    lora_targets: str = field("attention,mlp", choices=("attention,mlp", "attention", "mlp"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,9 +22,10 @@ from jaxbidir.training import (
 )
 
 
-def load_student(checkpoint_dir, seed_index: int = 0):
-    """(trainer, params of one seed) from a run directory (or its `checkpoints/`): of its newest
-    checkpoint that restores; one damaged on disk is named in a warning and left in place."""
+def load_seed(checkpoint_dir, seed_index: int = 0):
+    """(trainer, the RunnerState of one seed) from a run directory (or its `checkpoints/`): of
+    its newest checkpoint that restores; one damaged on disk is named in a warning and left in
+    place."""
     run_dir = Path(checkpoint_dir)
     if run_dir.name == "checkpoints":
         run_dir = run_dir.parent
@@ -33,18 +34,24 @@ def load_student(checkpoint_dir, seed_index: int = 0):
     if manager is None or manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
     config = from_dict(saved_config(manager))
-    if config.mode == "glam":
-        raise ValueError(
-            f"{run_dir} is a glam run: its policy is the language model, not a student; its "
-            f"success rate over training is in {run_dir / 'metrics.jsonl'}"
-        )
     if not 0 <= seed_index < config.run.num_seeds:
         raise ValueError(
             f"seed_index {seed_index} out of range: the run has {config.run.num_seeds} seeds"
         )
     trainer = make_train(config)
     state, _, _ = restore_newest_good(manager, init_seeds(trainer, config)[0])
-    return trainer, jax.tree.map(lambda x: x[seed_index], state.params)
+    return trainer, jax.tree.map(lambda x: x[seed_index], state)
+
+
+def load_student(checkpoint_dir, seed_index: int = 0):
+    """(trainer, the student's params of one seed) of a run (see `load_seed`)."""
+    trainer, state = load_seed(checkpoint_dir, seed_index)
+    if trainer.config.mode == "glam":
+        raise ValueError(
+            f"{checkpoint_dir} is a glam run: its policy is the language model, not a student; "
+            f"its success rate over training is in {Path(checkpoint_dir) / 'metrics.jsonl'}"
+        )
+    return trainer, state.params
 
 
 def _act(logits, key, greedy):

@@ -77,12 +77,22 @@ EXPERIMENTS = {
         wall_time="not yet measured; sized for a GPU (about 1M frames per seed and arm)",
     ),
     "gotolocal_blind": Experiment(
-        "the clean ablation: a student that does not see its mission, so the hint is its only "
-        "goal (the modes must separate)",
+        "the first hypothesis where the hint is the student's only goal: a student that does "
+        "not see its mission, on GoToLocal; how wrong may hints be (the oracle made wrong); and "
+        "does the student need to ground its hint in the view (FiLM) or is a bag of words enough",
         "gotolocal",
-        ("student.sees_mission=false", "env.num_envs=64", "run.total_frames=262144",
-         "run.log_every=8", "run.checkpoint_every=32", "run.eval_every=16"),
-        16, _modes("student_only", "teacher_frozen", "bidirectional", "oracle"), threshold=0.5,
+        # hint_every=16: the hint is the only goal, and an environment whose two hints of a
+        # segment are spent (a second reset within it) acts without one until the next segment
+        ("student.sees_mission=false", "student.hint_film=true", "feedback.hint_every=16",
+         "env.num_envs=16", "run.total_frames=65536", "run.log_every=4",
+         "run.checkpoint_every=16", "run.eval_every=8"),
+        16,
+        {**_modes("student_only", "oracle", "teacher_frozen", "bidirectional"), **_DOSE_ARMS,
+         **_modes("bidirectional_shuffled"),
+         "oracle_bow": {"mode": "oracle", "student.hint_film": False}},
+        threshold=0.5,
+        pairs=(*curves.PAIRS, *_DOSE_PAIRS,
+               ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay")),
         wall_time="not yet measured",
     ),
 }  # fmt: skip

@@ -66,11 +66,10 @@ def _batch(shipped, n=6, seed=0):
 
     model, tokenizer = shipped
     bridge = Bridge.build(tokenizer)
-    graphdef, params = nnx.split(model)
     env = envs.make("BabyAI-GoToLocal-v0")
     states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(seed), n)).state
-    ask = jax.jit(hints.make_ask_teacher(graphdef, bridge, 64, 1.0))
-    asked = ask(params, states, jax.random.key(1))
+    ask = hints.make_ask_teacher(bridge, 64, 1.0)
+    asked = jax.jit(lambda states, key: ask(model, states, key))(states, jax.random.key(1))
     score = jnp.linspace(-1, 1, n)
     return HintBatch(asked.prompt, asked.prompt_mask, asked.tokens, asked.mask, score,
                      jnp.ones(n, bool)), asked  # fmt: skip
@@ -85,8 +84,9 @@ def test_kl_is_zero_when_the_teacher_is_the_reference(shipped):
     # ... and not once the teacher moved
     graphdef, params = nnx.split(model)
     moved = jax.tree.map(lambda x: x * 1.05, params)
+    teacher_of = lambda p: nnx.merge(graphdef, p)  # noqa: E731
     _, info = jax.jit(teacher_loss, static_argnums=1)(
-        moved, graphdef, params, batch, 1.0, 10.0, 0.1
+        moved, teacher_of, params, batch, 1.0, 10.0, 0.1
     )
     assert float(info["kl"]) > 1e-4
 
@@ -162,8 +162,9 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     model, tokenizer = shipped
     bridge = Bridge.build(tokenizer)
     graphdef, reference = nnx.split(model)
+    teacher_of = lambda p: nnx.merge(graphdef, p)  # noqa: E731
     env = envs.make("BabyAI-GoToLocal-v0")
-    ask = hints.make_ask_teacher(graphdef, bridge, 64, 1.0)
+    ask = hints.make_ask_teacher(bridge, 64, 1.0)
     cfg = config.load(None, {"teacher.lr": 1e-3}).feedback
     tx = teacher_update.make_optimizer(config.load(None, {"teacher.lr": 1e-3}))
 
@@ -171,12 +172,12 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
         params, opt_state = carry
         k_env, k_ask = jax.random.split(key)
         states = jax.vmap(env.reset)(jax.random.split(k_env, 64)).state
-        asked = ask(params, states, k_ask)
+        asked = ask(teacher_of(params), states, k_ask)
         right = jnp.all(asked.hint == asked.oracle, -1)
         batch = HintBatch(asked.prompt, asked.prompt_mask, asked.tokens, asked.mask,
                           right.astype(jnp.float32), jnp.ones(64, bool))  # fmt: skip
         grads, _ = jax.grad(teacher_loss, has_aux=True)(
-            params, graphdef, reference, batch, cfg.beta, cfg.weight_clip, cfg.kl_coef
+            params, teacher_of, reference, batch, cfg.beta, cfg.weight_clip, cfg.kl_coef
         )
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), right.mean()
@@ -191,8 +192,9 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
     assert (1 - last < (1 - first) / 2).all(), (first, last)  # wrong hints at least halved
 
 
-def test_a_bidirectional_run_saves_both_models_and_resumes_exactly(tmp_path):
-    cfg = config.load(None, {**TINY, "mode": "bidirectional"})
+@pytest.mark.parametrize("update", ["full", "lora"])
+def test_a_bidirectional_run_saves_both_models_and_resumes_exactly(tmp_path, update):
+    cfg = config.load(None, {**TINY, "mode": "bidirectional", "teacher.update": update})
     training.run(cfg, tmp_path / "whole", progress=False)
     training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
     training.run(cfg, tmp_path / "cut", progress=False, resume=True)

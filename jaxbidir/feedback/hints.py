@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 from jaxbidir import envs
 from jaxbidir.envs.language import wrong_word
@@ -89,16 +88,17 @@ def ask_oracle(states: envs.State, key=None, corruption: float = 0.0) -> Asked:
     return Asked(hint, oracle, None, None, None, None)
 
 
-def make_ask_teacher(graphdef, bridge: Bridge, description_length: int, temperature: float):
-    """-> ask(teacher_params, states, key) -> Asked: prompts from the states (mission and the
-    description of the view), one batched generation, the hints back in Baby Language."""
+def make_ask_teacher(bridge: Bridge, description_length: int, temperature: float):
+    """-> ask(teacher, states, key) -> Asked: prompts from the states (mission and the
+    description of the view), one batched generation by `teacher`, the hints back in Baby
+    Language."""
     width = bridge.hint_length()
 
-    def ask(params, states: envs.State, key) -> Asked:
+    def ask(teacher, states: envs.State, key) -> Asked:
         description = jax.vmap(envs.describe, (0, None))(states, description_length)
         prompt, prompt_mask = jax.vmap(bridge.prompt)(states.mission, description)
         sample = generate(
-            nnx.merge(graphdef, params), prompt, prompt_mask, key, max_new_tokens=width,
+            teacher, prompt, prompt_mask, key, max_new_tokens=width,
             eos_id=bridge.eos_id, pad_id=bridge.pad_id, temperature=temperature,
         )  # fmt: skip
         hint = jax.vmap(bridge.hint)(sample.tokens, sample.mask)

@@ -19,8 +19,6 @@ import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flax import nnx
-
 from jaxbidir import envs
 from jaxbidir.config import FEEDBACK_MODES, Config
 from jaxbidir.teacher import Bridge, configured
@@ -33,13 +31,15 @@ class HintSource(NamedTuple):
     init() -> the source's state for one seed (None unless it learns).
     learn(source_state, asked [S, 2N], score f32[S, 2N], used bool[S, 2N], key) ->
         (source_state, metrics, nonfinite checks): after each student update.
-    lm, bridge: the teacher and its `Bridge` (None without one)."""
+    lm, bridge: the teacher as loaded and its `Bridge` (None without one).
+    teacher(source_state) -> the teacher as it is now, for one seed (None without one)."""
 
     ask: Callable | None
     init: Callable
     learn: Callable
     lm: Any = None
     bridge: Bridge | None = None
+    teacher: Callable | None = None
 
 
 def _nothing():
@@ -84,15 +84,16 @@ def teacher(
             f"config: the teacher's prompts and hints take {needed} tokens but it has "
             f"{lm.config.n_positions} positions; lower teacher.description_length"
         )
-    graphdef, reference = nnx.split(lm)
     temperature = config.teacher.temperature if temperature is None else temperature
-    ask = hints.make_ask_teacher(graphdef, bridge, description_length, temperature)
+    ask = hints.make_ask_teacher(bridge, description_length, temperature)
     if not learns:  # one copy of the frozen teacher for all seeds
-        return HintSource(lambda _, states, key: ask(reference, states, key), _nothing,
-                          _no_learning, lm, bridge)  # fmt: skip
-    init, learn = teacher_update.make_learner(config, graphdef, reference, shuffled)
-    return HintSource(lambda state, states, key: ask(state.params, states, key), init, learn,
-                      lm, bridge)  # fmt: skip
+        return HintSource(lambda _, states, key: ask(lm, states, key), _nothing, _no_learning,
+                          lm, bridge, lambda _: lm)  # fmt: skip
+    learnable = teacher_update.split_teacher(config, lm)
+    init, learn = teacher_update.make_learner(config, learnable, shuffled)
+    teacher_now = lambda state: learnable.teacher_of(state.params)  # noqa: E731
+    return HintSource(lambda state, states, key: ask(teacher_now(state), states, key), init,
+                      learn, lm, bridge, teacher_now)  # fmt: skip
 
 
 SOURCES = {

@@ -12,9 +12,12 @@ while the teacher is the reference. Shapes: B hints, P prompt, N hint tokens, V 
 
 `make_learner` packs it for a run: the teacher's optimizer (from [teacher]), one update per
 student update on a random subset of the hints acted on, and the control that isolates what the
-scores teach (`shuffled`: the same update with the scores shuffled among the hints).
+scores teach (`shuffled`: the same update with the scores shuffled among the hints). What it
+trains is all the teacher's weights or low-rank adapters on one shared copy (`split_teacher`,
+`[teacher] update`).
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -24,7 +27,7 @@ from flax import nnx
 
 from jaxbidir import nonfinite
 from jaxbidir.config import Config
-from jaxbidir.teacher import continuation_log_softmax
+from jaxbidir.teacher import continuation_log_softmax, lora
 
 
 class HintBatch(NamedTuple):
@@ -78,12 +81,11 @@ def rwr_loss(log_prob, kl, weights, used, kl_coef: float):
 
 
 def teacher_loss(
-    params, graphdef, reference, batch: HintBatch, beta, weight_clip, kl_coef, standardize=False
+    params, teacher_of, reference, batch: HintBatch, beta, weight_clip, kl_coef, standardize=False
 ):
-    """The loss of the teacher with `params`, against the one with `reference` (both
-    `nnx.State`s of `graphdef`) -> (loss, info)."""
-    model, ref = nnx.merge(graphdef, params), nnx.merge(graphdef, reference)
-    log_prob, kl = token_terms(model, ref, batch)
+    """The loss of the teacher `teacher_of(params)` against `teacher_of(reference)` ->
+    (loss, info)."""
+    log_prob, kl = token_terms(teacher_of(params), teacher_of(reference), batch)
     weights = reward_weights(batch.score, batch.used, beta, weight_clip, standardize)
     loss, info = rwr_loss(log_prob, kl, weights, batch.used, kl_coef)
     return loss, dict(info, teacher_loss=loss, weight_max=weights.max())
@@ -109,10 +111,36 @@ def shuffle_among_used(score, used, key):
 
 
 class TeacherState(NamedTuple):
-    """A learning teacher's own state, one per seed."""
+    """A learning teacher's own state, one per seed: what it trains (all its weights, or its
+    adapters) and their optimizer state."""
 
     params: nnx.State
     opt_state: optax.OptState
+
+
+class Learnable(NamedTuple):
+    """A teacher split into what learns and what does not (`split_teacher`).
+
+    teacher_of(params) -> the teacher whose trained part is `params`
+    start: the trained part before any update (the teacher, or zero adapters): with `shared`,
+        the pretrained teacher, the KL's reference
+    """
+
+    teacher_of: Callable
+    start: nnx.State
+
+
+def split_teacher(config: Config, lm) -> Learnable:
+    """`lm` as `[teacher] update` trains it: `full`, all its parameters per seed; `lora`,
+    low-rank adapters per seed, its weights one frozen copy closed over (a constant of the
+    jitted step, not vmapped over seeds, not in the optimizer)."""
+    if config.teacher.update == "full":
+        graphdef, start = nnx.split(lm)
+        return Learnable(lambda params: nnx.merge(graphdef, params), start)
+    targets = config.teacher.lora_targets.split(",")
+    adapted = lora.adapt(lm, config.teacher.lora_rank, targets)
+    graphdef, start, shared = nnx.split(adapted, nnx.LoRAParam, ...)
+    return Learnable(lambda params: nnx.merge(graphdef, params, shared), start)
 
 
 def make_optimizer(config: Config):
@@ -122,16 +150,18 @@ def make_optimizer(config: Config):
     )
 
 
-def make_learner(config: Config, graphdef, reference: nnx.State, shuffled: bool = False):
+def make_learner(config: Config, learnable: Learnable, shuffled: bool = False):
     """-> (init() -> TeacherState, learn(state, asked, score, used, key) -> (state, info,
-    nonfinite checks)): one update of the teacher that starts as `reference` (also the KL's
-    anchor) from the scores f32[S, 2N] of the hints `asked` [S, 2N] (`hints.Asked`), of which
-    `used` were acted on. With `shuffled`, the scores are shuffled among the used hints first."""
+    nonfinite checks)): one update of the teacher's trained part (`learnable`, which starts as
+    the KL's reference) from the scores f32[S, 2N] of the hints `asked` [S, 2N]
+    (`hints.Asked`), of which `used` were acted on. With `shuffled`, the scores are shuffled
+    among the used hints first."""
     tx = make_optimizer(config)
     feedback = config.feedback
+    teacher_of, start = learnable
 
     def init() -> TeacherState:
-        return TeacherState(reference, tx.init(reference))
+        return TeacherState(start, tx.init(start))
 
     def learn(state: TeacherState, asked, score, used, key):
         k_shuffle, k_subset = jax.random.split(key)
@@ -146,7 +176,7 @@ def make_learner(config: Config, graphdef, reference: nnx.State, shuffled: bool 
         )
         batch = subsample(batch, config.teacher.batch, k_subset)
         grads, info = jax.grad(teacher_loss, has_aux=True)(
-            state.params, graphdef, reference, batch,
+            state.params, teacher_of, start, batch,
             feedback.beta, feedback.weight_clip, feedback.kl_coef, feedback.standardize_scores,
         )  # fmt: skip
         updates, opt_state = tx.update(grads, state.opt_state, state.params)

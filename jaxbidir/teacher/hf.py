@@ -17,6 +17,7 @@ transpose of `nnx.Linear.kernel`. A tied LM head is not stored (or ignored when 
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -184,6 +185,23 @@ def save(model: GPT2 | Llama, tokenizer, directory) -> None:
         _save_gpt2(model, directory)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(directory))
+
+
+def save_atomically(model: GPT2 | Llama, tokenizer, out, notes: dict) -> None:
+    """`save` into `out` with JSON files `notes` ({file name: content}) beside the weights,
+    written into a fresh sibling directory and then swapped in: an interrupted save leaves what
+    was in `out` before in place."""
+    out = Path(out).resolve()
+    tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save(model, tokenizer, tmp)
+    for name, content in notes.items():
+        (tmp / name).write_text(json.dumps(content, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_weights(model, directory: Path, tensor) -> None:

@@ -26,10 +26,7 @@ and seed rebuild the same weights on the same machine.
 """
 
 import dataclasses
-import json
-import shutil
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -318,20 +315,5 @@ def pretrain(config: PretrainConfig, out, progress=True, start_from: str = "") -
         "seconds": round(time.perf_counter() - start, 1),
         "device": jax.devices()[0].device_kind,
     }
-    _save_atomically(model, tokenizer, report, Path(out))
+    hf.save_atomically(model, tokenizer, out, {"pretrain.json": report})
     return report
-
-
-def _save_atomically(model, tokenizer, report, out: Path):
-    """Write into a fresh sibling directory, then swap it in: an interrupted save leaves the
-    previous teacher in place."""
-    out = out.resolve()
-    tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    hf.save(model, tokenizer, tmp)
-    (tmp / "pretrain.json").write_text(json.dumps(report, indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
