@@ -74,7 +74,7 @@ def _per_seed_mib(memory: dict, seeds: int) -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default=None)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 256])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 256])
     parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--arms", default=",".join(ARMS), help=f"among {', '.join(ARMS)}")

@@ -54,8 +54,14 @@ _DOSE_ARMS, _DOSE_PAIRS = _dose()
 
 EXPERIMENTS = {
     "paper_40": Experiment(
-        "both hypotheses on the paper's level, with the controls",
-        "paper_40", (), 32, _modes(*configs.FEEDBACK_MODES),
+        "both hypotheses on the paper's level, with the controls; and the learning teacher as "
+        "low-rank adapters on one shared copy (bidirectional_lora)",
+        "paper_40", (), 32,
+        {**_modes(*configs.FEEDBACK_MODES),
+         "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"}},
+        pairs=(*curves.PAIRS,
+               ("bidirectional_lora", "teacher_frozen", "does a teacher learning as adapters "
+                "beat a frozen one (against the full update's gain)")),
         wall_time="about 1.5 h on a 2-core CPU",
     ),
     "gotolocal_32k": Experiment(
@@ -114,10 +120,14 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "table.json"
     done = json.loads(saved.read_text()) if saved.exists() else None
-    if done and (done["config"] != record or done.get("arms") != exp.arms):
+    changed = done and (
+        done["config"] != record
+        or any(done["arms"].get(arm, arms) != arms for arm, arms in exp.arms.items())
+    )
+    if changed:  # an arm added since is welcome; a changed one is another experiment
         raise ValueError(
-            f"{saved} holds another version of experiment {name!r} (its config or arms differ); "
-            f"move it aside to run this one again"
+            f"{saved} holds another version of experiment {name!r} (its config or an arm's "
+            f"overrides differ); move it aside to run this one again"
         )
 
     def write(curve: dict) -> dict:

@@ -6,6 +6,7 @@ a mode builds a `Trainer` of pure functions over one seed's `RunnerState`, and
     jaxbidir.glam.make_train(config)      the GLAM baseline: the language model is the policy
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -54,6 +55,28 @@ class Trainer(NamedTuple):
     lm: Any = None
     text: Any = None
     collect: Callable | None = None
+
+
+EVAL_STREAM = 0x5EED  # the evaluation's keys: folded into run.seed, apart from training's
+
+
+def fixed_episodes(config: Config, env: envs.Environment):
+    """-> (episodes() -> (their first timesteps [run.eval_episodes], the steps within which
+    every one of them ends: the longest time limit), the key to play them with). The same levels
+    and keys in every mode and at every call: what `Trainer.evaluate` plays. `episodes` draws
+    them at its first call, typically inside the trace of `evaluate`, not when the trainer is
+    built (a trainer that never evaluates does not compile `reset` for them)."""
+    key = jax.random.fold_in(jax.random.PRNGKey(config.run.seed), EVAL_STREAM)
+    k_levels, k_play = jax.random.split(key)
+
+    @functools.cache
+    def episodes():
+        with jax.ensure_compile_time_eval():  # concrete even inside the trace
+            keys = jax.random.split(k_levels, config.run.eval_episodes)
+            first = jax.jit(jax.vmap(env.reset))(keys)
+            return first, int(first.state.max_steps.max())
+
+    return episodes, k_play
 
 
 def make_env(config: Config) -> envs.Environment:

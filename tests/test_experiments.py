@@ -57,6 +57,12 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
         "a test", "paper_40", (*OVERRIDES, "student.lr=0.01"), 2, tiny.arms))  # fmt: skip
     with pytest.raises(ValueError, match="another version of experiment 'tiny'"):
         experiments.reproduce("tiny", runs, results, progress=False)
+    # ... nor one whose recorded arm changed (an arm added since would be trained, and kept)
+    changed = {**tiny.arms, "bidirectional": {"mode": "bidirectional", "teacher.lr": 0.1}}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
+        "a test", "paper_40", OVERRIDES, 2, changed))  # fmt: skip
+    with pytest.raises(ValueError, match="or an arm's overrides differ"):
+        experiments.reproduce("tiny", runs, results, progress=False)
 
 
 def test_every_experiment_is_a_valid_config():

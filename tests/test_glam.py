@@ -138,9 +138,16 @@ def test_glam_learns_go_to_red_ball(tmp_path):
     config = C.load(
         None,
         _tiny(tmp_path, **{"glam.lr": 1e-3, "run.total_frames": 16 * 16 * 40,
-                           "run.num_seeds": 4, "glam.description_length": 16}),
+                           "run.num_seeds": 4, "glam.description_length": 16,
+                           "run.eval_every": 20, "run.eval_episodes": 8}),
     )  # fmt: skip
     training.run(config, tmp_path / "run", progress=False)
+    # evaluated on the fixed episodes of every mode, at the start, every 20 updates, the end
+    evaluations = training.read_metrics(tmp_path / "run" / "eval.jsonl")
+    assert [e["update"] for e in evaluations] == [0, 20, 40]
+    for name in ("eval_success", "eval_success_greedy"):
+        per_seed = np.array([e[f"{name}_per_seed"] for e in evaluations])
+        assert per_seed.shape == (3, 4) and ((per_seed >= 0) & (per_seed <= 1)).all()
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     success, episodes = (
         np.array([x[f"{k}_per_seed"] for x in lines]) for k in ("success_rate", "episodes")

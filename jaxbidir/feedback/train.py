@@ -27,6 +27,7 @@ from jaxbidir.config import Config
 from jaxbidir.runner import (
     RunnerState,
     Trainer,
+    fixed_episodes,
     make_env,
     scan_updates,
     update_metrics,
@@ -44,8 +45,6 @@ from jaxbidir.student.ppo import (
 
 from . import hints
 from .sources import make_source
-
-EVAL_STREAM = 0x5EED  # the evaluation's keys: folded into run.seed, apart from training's
 
 
 class Experience(NamedTuple):
@@ -169,17 +168,7 @@ def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted:
     training, at the start and every `hint_every` steps. The hint accuracy is that of the hints
     asked for the episodes' first states (the same states at every call)."""
     n, every = config.run.eval_episodes, config.feedback.hint_every
-    key = jax.random.fold_in(jax.random.PRNGKey(config.run.seed), EVAL_STREAM)
-    k_levels, k_play = jax.random.split(key)
-
-    @functools.cache
-    def episodes():
-        """(the episodes' first timesteps, segments long enough for every episode to end: its
-        longest time limit), drawn at the first trace of `evaluate`, not when the trainer is
-        built (a trainer that never evaluates does not compile `reset` for them)."""
-        with jax.ensure_compile_time_eval():  # concrete even inside the trace
-            first = jax.jit(jax.vmap(env.reset))(jax.random.split(k_levels, n))
-            return first, -(-int(first.state.max_steps.max()) // every)
+    episodes, k_play = fixed_episodes(config, env)
 
     def play(state: RunnerState, greedy: bool):
         def segment(carry, key):
@@ -201,9 +190,9 @@ def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted:
             correct = jnp.all(asked.hint == asked.oracle, -1).mean() if hinted else 0.0
             return carry, correct
 
-        first, n_segments = episodes()
+        first, steps = episodes()
         start = (first, jnp.zeros(n, bool), jnp.zeros(n, bool))
-        keys = jax.random.split(k_play, n_segments)
+        keys = jax.random.split(k_play, -(-steps // every))  # segments enough for every episode
         (_, _, succeeded), correct = jax.lax.scan(segment, start, keys)
         return succeeded.mean(), correct[0]
 

@@ -9,6 +9,9 @@ One `update(state)`, jitted as a whole:
   3. `student.update_epochs` epochs of clipped PPO steps on minibatches of `glam.minibatch_size`
      rows, through the whole LM (or its last `glam.train_blocks` blocks) and the value head.
 
+`evaluate(state)` plays the fixed episodes every mode plays (`runner.fixed_episodes`), from an
+empty memory, sampled and greedy, as the student's evaluation does.
+
 GLAM's PPO settings (Carta et al. 2023, their released configs) are the config's defaults:
 Adam lr 1e-6 (eps 1e-5), gamma 0.99, lambda 0.99, clip 0.2, entropy 0.01, value 0.5, gradient
 norm 0.5, 4 epochs, minibatches of 64, rewards times 20, advantages not normalized; they trained
@@ -26,7 +29,15 @@ from flax import nnx
 
 from jaxbidir import envs, nonfinite
 from jaxbidir.config import Config
-from jaxbidir.runner import RunnerState, Trainer, make_env, scan_updates, update_metrics, zero_count
+from jaxbidir.runner import (
+    RunnerState,
+    Trainer,
+    fixed_episodes,
+    make_env,
+    scan_updates,
+    update_metrics,
+    zero_count,
+)
 from jaxbidir.student.ppo import clipped_losses, episode_metrics, gae, ppo_epochs
 from jaxbidir.teacher import configured
 
@@ -128,17 +139,20 @@ def make_train(config: Config) -> Trainer:
         seen = jnp.where(valid, jnp.minimum(memory.seen + 1, HISTORY - 1), 0)
         return Memory(push(memory.views, view), push(memory.actions, action), seen)
 
+    def empty_memory(n: int) -> Memory:
+        return Memory(
+            jnp.zeros((n, HISTORY - 1, width), jnp.int32),
+            jnp.zeros((n, HISTORY - 1), jnp.int32),
+            jnp.zeros(n, jnp.int32),
+        )
+
     def init(key) -> RunnerState:
         k_head, k_env, key = jax.random.split(key, 3)
         head = nnx.state(ValueHead(lm.config.n_embd, nnx.Rngs(k_head)))
         params = {"lm": lm_params, "value_head": head}
         timestep = jax.vmap(env.reset)(jax.random.split(k_env, n_env))
-        memory = Memory(
-            jnp.zeros((n_env, HISTORY - 1, width), jnp.int32),
-            jnp.zeros((n_env, HISTORY - 1), jnp.int32),
-            jnp.zeros(n_env, jnp.int32),
-        )
-        return RunnerState(params, tx.init(params), timestep, key, zero_count(), memory)
+        return RunnerState(params, tx.init(params), timestep, key, zero_count(),
+                           empty_memory(n_env))  # fmt: skip
 
     def rollout(params, timestep, memory, key):
         def step(carry, k):
@@ -185,5 +199,31 @@ def make_train(config: Config) -> Trainer:
         new = RunnerState(params, opt_state, timestep, key, state.updates_done + 1, memory)
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
+    episodes, k_play = fixed_episodes(config, env)
+
+    def evaluate(state: RunnerState) -> dict:
+        """{eval_success, eval_success_greedy}: the policy on the fixed episodes of every mode
+        (`runner.fixed_episodes`), one per row, from an empty memory, each played to its end."""
+
+        def play(greedy: bool):
+            def step(carry, k):
+                ts, memory, finished, succeeded = carry
+                prompt, mask, view = observe(ts, memory)
+                log_probs, _ = policy(state.params, prompt, mask)
+                action = (jnp.argmax(log_probs, -1) if greedy
+                          else jax.random.categorical(k, log_probs))  # fmt: skip
+                nxt = jax.vmap(env.step)(ts, action)
+                succeeded = succeeded | (~finished & nxt.is_termination())
+                memory = remember(memory, view, action, ~ts.is_done())
+                return (nxt, memory, finished | nxt.is_done(), succeeded), None
+
+            first, steps = episodes()
+            n = config.run.eval_episodes
+            start = (first, empty_memory(n), jnp.zeros(n, bool), jnp.zeros(n, bool))
+            (*_, succeeded), _ = jax.lax.scan(step, start, jax.random.split(k_play, steps))
+            return succeeded.mean()
+
+        return dict(eval_success=play(False), eval_success_greedy=play(True))
+
     train = scan_updates(init, update, config.num_updates)
-    return Trainer(init, update, train, None, policy, env, config, lm, prompter)
+    return Trainer(init, update, train, evaluate, policy, env, config, lm, prompter)
