@@ -209,8 +209,8 @@ def hint_loss(model, batch):
 
 
 def train(config: PretrainConfig, model: LM, data, key, progress=True):
-    """Adam(W) with warm-up and cosine decay on random batches of `data`; returns the trained
-    model and the loss per chunk of steps."""
+    """Adam(W) with warm-up and cosine decay on random batches of `data` -> (the trained model,
+    the loss per chunk of steps, seconds per step after compilation (None with one chunk))."""
     from tqdm import tqdm
 
     schedule = optax.warmup_cosine_decay_schedule(0.0, config.lr, config.warmup, config.steps)
@@ -229,17 +229,21 @@ def train(config: PretrainConfig, model: LM, data, key, progress=True):
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    chunk = min(50, config.steps)
+    chunk = min(50, max(1, config.steps // 2))  # two chunks at least: one timed apart
     run = jax.jit(lambda c, k: jax.lax.scan(step, c, jax.random.split(k, chunk)))
-    losses, carry = [], (params, opt_state)
+    losses, seconds, carry = [], [], (params, opt_state)
     bar = tqdm(total=config.steps, disable=not progress, desc="pretrain teacher", unit="step")
     for k in jax.random.split(key, -(-config.steps // chunk)):
+        start = time.perf_counter()
         carry, loss = run(carry, k)
-        losses.append(float(loss.mean()))
+        losses.append(float(loss.mean()))  # waits for the chunk
+        seconds.append(time.perf_counter() - start)
         bar.update(chunk)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
     bar.close()
-    return nnx.merge(graphdef, carry[0]), losses
+    # the first chunk compiles; the others give the cost of a step
+    per_step = float(np.median(seconds[1:])) / chunk if len(seconds) > 1 else None
+    return nnx.merge(graphdef, carry[0]), losses, per_step
 
 
 def hint_accuracy(model: LM, bridge: Bridge, data, key, temperature=0.0, batch=512):
@@ -295,7 +299,7 @@ def pretrain(config: PretrainConfig, out, progress=True, start_from: str = "") -
         )  # fmt: skip
         assert len(tokenizer) == len(ALL_WORDS) + 1
         model = GPT2(gpt, rngs=nnx.Rngs(int(jax.random.randint(k_init, (), 0, 2**30))))
-    model, losses = train(config, model, train_data, k_train, progress)
+    model, losses, seconds_per_step = train(config, model, train_data, k_train, progress)
 
     accuracy = {}
     for name, temperature in [("greedy", 0.0), ("sampled", 1.0)]:
@@ -313,6 +317,7 @@ def pretrain(config: PretrainConfig, out, progress=True, start_from: str = "") -
         "final_loss": round(losses[-1], 4),
         "held_out_hint_accuracy": accuracy,
         "seconds": round(time.perf_counter() - start, 1),
+        "seconds_per_step": seconds_per_step and round(seconds_per_step, 3),
         "device": jax.devices()[0].device_kind,
     }
     hf.save_atomically(model, tokenizer, out, {"pretrain.json": report})
