@@ -12,6 +12,12 @@ every seed's student, optimizer, environments, RNG and update count, with the co
 `resume=True` and writes the same metrics as a run never interrupted; a checkpoint damaged on
 disk is reported in one line, set aside and skipped for the one before it
 (`restore_newest_good`), and a metrics line cut by the kill is dropped (`read_metrics`).
+
+On several processes (`jaxbidir.distributed`) every process runs this with the same config and
+`out_dir` (a file system they share): the seeds are sharded over all their devices, each process
+runs its own, process 0 gathers the per-seed metrics and alone writes the files above (the
+same content as one process's) and shows the progress; the checkpoints are one for the whole run,
+written by all. A run resumes on any number of processes whose devices divide its seeds.
 """
 
 import json
@@ -25,7 +31,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxbidir import feedback, glam, nonfinite
+from jaxbidir import distributed, feedback, glam, nonfinite
 from jaxbidir.config import Config, flatten
 from jaxbidir.runner import Trainer
 
@@ -39,9 +45,14 @@ def make_train(config: Config) -> Trainer:
 
 
 def seed_sharding(num_seeds: int):
-    """Shard the seed axis over all devices (all hosts' after `jax.distributed.initialize`) when
-    it divides evenly; None (one device) otherwise."""
+    """Shard the seed axis over all devices (all processes' after `jax.distributed.initialize`)
+    when it divides evenly; None (one device) otherwise, which several processes cannot do."""
     devices = jax.devices()
+    if num_seeds % len(devices) and jax.process_count() > 1:
+        raise ValueError(
+            f"run.num_seeds={num_seeds} does not divide over the {len(devices)} devices of the "
+            f"{jax.process_count()} processes: choose a multiple of {len(devices)}"
+        )
     if len(devices) == 1 or num_seeds % len(devices):
         return None
     return NamedSharding(Mesh(np.array(devices), ("seeds",)), PartitionSpec("seeds"))
@@ -85,7 +96,8 @@ def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
 
 
 def updates_done(state) -> int:
-    return int(np.asarray(state.updates_done).ravel()[0])
+    """The updates every seed has done, read from this process's first shard of the seeds."""
+    return int(np.asarray(state.updates_done.addressable_data(0)).ravel()[0])
 
 
 def checkpoint_manager(out_dir: Path) -> ocp.CheckpointManager:
@@ -163,7 +175,12 @@ def restore_newest_good(manager, abstract_state, set_aside: bool = False):
     )
     for bad, reason in damaged:
         where = _step_dir(manager, bad)
-        kept = f"moved aside to {_set_aside(where)}" if set_aside else "left in place"
+        if not set_aside:
+            kept = "left in place"
+        elif distributed.is_main():  # on several processes, the others wait for it (`sync`)
+            kept = f"moved aside to {_set_aside(where)}"
+        else:
+            kept = "moved aside by process 0"
         print(
             f"warning: checkpoint {bad} in {where} is damaged ({reason}); {kept}; "
             f"using checkpoint {step}, the newest good one",
@@ -171,6 +188,7 @@ def restore_newest_good(manager, abstract_state, set_aside: bool = False):
             flush=True,
         )
     if set_aside and damaged:
+        distributed.sync("damaged checkpoints set aside")
         manager.reload()  # forget the steps set aside
     return state, config, step
 
@@ -261,8 +279,7 @@ def read_metrics(path) -> list[dict]:
 
 
 def _lines(metrics: dict, first_update: int) -> list[dict]:
-    """Per-update JSON records from chunk metrics `{name: [seeds, length]}`."""
-    metrics = jax.device_get(metrics)
+    """Per-update JSON records from chunk metrics `{name: numpy [seeds, length]}`."""
     length = next(iter(metrics.values())).shape[1]
     out = []
     for i in range(length):
@@ -281,8 +298,7 @@ def _per_seed(values) -> list[float]:
 
 
 def _eval_line(figures: dict, update: int, frames: int) -> dict:
-    """The JSON record of one evaluation `{name: [seeds]}`: means and every seed's figure."""
-    figures = jax.device_get(figures)
+    """The JSON record of one evaluation `{name: numpy [seeds]}`: means and each seed's figure."""
     line = {"update": update, "frames": frames}
     line.update({name: float(np.mean(value)) for name, value in figures.items()})
     line.update({f"{name}_per_seed": _per_seed(value) for name, value in figures.items()})
@@ -297,16 +313,28 @@ def _keep_until(path: Path, done: int) -> list[dict]:
     return kept
 
 
+def _append(path: Path, writer, lines: list[dict], not_scalars=("update",)):
+    """Append JSON `lines` to `path`, and their scalars (but `not_scalars`) to TensorBoard
+    against frames."""
+    with path.open("a") as log:
+        for line in lines:
+            log.write(json.dumps(line) + "\n")
+            for name, value in line.items():
+                if not isinstance(value, list) and name not in not_scalars:
+                    writer.add_scalar(name, value, line["frames"])
+
+
 def run(
     config: Config, out_dir, resume: bool = False, progress: bool = True, stop_after=None
 ) -> dict:
     """Train (or, with `resume`, continue) the run in `out_dir`; returns the summary.
     `stop_after`: stop after that many updates without a final checkpoint, as a killed run
-    would (for tests of resume)."""
+    would (for tests of resume). On several processes each calls it alike (module docstring)."""
     from tensorboardX import SummaryWriter
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
+    main = distributed.is_main()  # writes the files; the others only run their seeds
     manager = checkpoint_manager(out_dir)
     if manager.latest_step() is not None and not resume:
         raise FileExistsError(
@@ -331,31 +359,33 @@ def run(
             raise ValueError(f"--resume with a different config (saved, now): {diff}")
         state, _, _ = restore_newest_good(manager, state, set_aside=True)
         done = updates_done(state)
-        _keep_until(metrics_path, done)
-        evaluated = {line["update"] for line in _keep_until(eval_path, done)}
-    else:
+        if main:
+            _keep_until(metrics_path, done)
+            evaluated = {line["update"] for line in _keep_until(eval_path, done)}
+        # whether the evaluation at `done` is written: every process must know (it is collective)
+        evaluated = {done} if distributed.from_main(done in evaluated) else set()
+    elif main:
         metrics_path.unlink(missing_ok=True)
         eval_path.unlink(missing_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    if main:
+        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
     run_cfg, total = config.run, config.num_updates
     chunks = {}  # by length: log_every, and what is left at the end
     evaluate = None
     if trainer.evaluate is not None and run_cfg.eval_every:
         evaluate = over_seeds(trainer.evaluate, sharding, run_cfg.seed_batch)
-    writer = SummaryWriter(str(out_dir / "tb"))
+    writer = SummaryWriter(str(out_dir / "tb")) if main else None
 
     def evaluate_if_due(done):
         """An evaluation at update 0, every eval_every updates and at the end (once each)."""
         if evaluate is None or done in evaluated:
             return
         if done % run_cfg.eval_every == 0 or done >= total:
-            line = _eval_line(evaluate(state), done, done * config.frames_per_update)
-            with eval_path.open("a") as log:
-                log.write(json.dumps(line) + "\n")
-            for name, value in line.items():
-                if not isinstance(value, list) and name not in ("update", "frames"):
-                    writer.add_scalar(name, value, line["frames"])
+            figures = distributed.to_host(evaluate(state))
+            line = _eval_line(figures, done, done * config.frames_per_update)
+            if main:
+                _append(eval_path, writer, [line], not_scalars=("update", "frames"))
             evaluated.add(done)
 
     bar = tqdm(
@@ -363,49 +393,46 @@ def run(
         initial=done * config.frames_per_update,
         unit="frame",
         unit_scale=True,
-        disable=not progress,
+        disable=not (progress and main),
         desc=f"{config.env.id} {config.mode}",
     )
     compile_s, last = None, {}
     try:
         evaluate_if_due(done)
-        with metrics_path.open("a") as log:
-            while done < total:
-                t0 = time.perf_counter()
-                length = min(run_cfg.log_every, total - done)
-                if length not in chunks:
-                    chunks[length] = make_chunk(trainer, length, sharding, run_cfg.seed_batch)
-                # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
-                new_state, metrics = chunks[length](state)
-                if "nonfinite" in metrics:  # raised before this chunk's state can be saved
-                    nonfinite.check(metrics.pop("nonfinite"), done, out_dir)
-                lines = _lines(metrics, done)  # waits for the chunk
-                compile_s = compile_s if compile_s is not None else time.perf_counter() - t0
-                for line in lines:
-                    log.write(json.dumps(line) + "\n")
-                    for name, value in line.items():
-                        if not isinstance(value, list) and name != "update":
-                            writer.add_scalar(name, value, line["frames"])
-                    last = line
-                log.flush()
-                state, done = new_state, done + length
-                bar.update(length * config.frames_per_update)
-                if stop_after is not None and done >= stop_after:
-                    return {"stopped_after": done}
-                bar.set_postfix(
-                    success=f"{last['success_rate']:.3f}", ret=f"{last['episode_return']:.3f}"
-                )
-                evaluate_if_due(done)
-                if done % run_cfg.checkpoint_every == 0 or done >= total:
-                    save(manager, state, config)
+        while done < total:
+            t0 = time.perf_counter()
+            length = min(run_cfg.log_every, total - done)
+            if length not in chunks:
+                chunks[length] = make_chunk(trainer, length, sharding, run_cfg.seed_batch)
+            # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
+            new_state, metrics = chunks[length](state)
+            metrics = distributed.to_host(metrics)  # waits for the chunk; every seed's
+            if "nonfinite" in metrics:  # raised before this chunk's state can be saved
+                nonfinite.check(metrics.pop("nonfinite"), done, out_dir)
+            lines = _lines(metrics, done)
+            compile_s = compile_s if compile_s is not None else time.perf_counter() - t0
+            if main:
+                _append(metrics_path, writer, lines)
+            last = lines[-1]
+            state, done = new_state, done + length
+            bar.update(length * config.frames_per_update)
+            if stop_after is not None and done >= stop_after:
+                return {"stopped_after": done}
+            bar.set_postfix(
+                success=f"{last['success_rate']:.3f}", ret=f"{last['episode_return']:.3f}"
+            )
+            evaluate_if_due(done)
+            if done % run_cfg.checkpoint_every == 0 or done >= total:
+                save(manager, state, config)
     except KeyboardInterrupt:
         save(manager, state, config)  # the last whole chunk: --resume continues from it
         raise
     finally:
         bar.close()
-        writer.close()
+        if writer is not None:
+            writer.close()
     wall = time.perf_counter() - start
-    evaluations = read_metrics(eval_path)
+    evaluations = read_metrics(eval_path) if main else []
     summary = {
         "env_id": config.env.id,
         "mode": config.mode,
@@ -418,5 +445,6 @@ def run(
         "final_success_per_seed": last.get("success_rate_per_seed"),
         "final_evaluation": evaluations[-1] if evaluations else None,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if main:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
