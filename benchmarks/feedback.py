@@ -7,9 +7,10 @@ config and batch, in one process, timings interleaved; and the memory each needs
                                   [table.key=value ...]
 
 Many seeds run `--seed-batch` at a time (`lax.map`), as training does with `run.seed_batch`.
-Memory is XLA's analysis of the compiled update (its arguments, the seeds' whole state, plus its
-temporaries, the working set of one group of seeds), per seed; `--memory-seeds` compiles (and
-does not run) the update for those many seeds as well, to tell whether they fit in one process.
+Memory is XLA's analysis of the compiled update (its arguments, the seeds' whole state; its
+temporaries, the working set of one group of seeds; its outputs, the new state), per seed;
+`--memory-seeds` compiles (and does not run) the update for those many seeds as well, to tell
+whether they fit in one process.
 With `teacher.path=DIR` the teacher is another one (`python benchmarks/teacher.py
 --write-smollm DIR` writes a SmolLM2-135M-shaped one).
 
@@ -33,7 +34,7 @@ ARMS = {
 
 def make_update(cfg, seeds, seed_batch, run=True):
     """(jitted update of `seeds` seeds, their initial state (None unless `run`), its memory
-    {arguments, temporaries} in bytes)."""
+    {arguments, temporaries, outputs} in bytes)."""
     from jaxbidir.training import make_train, over_seeds
 
     trainer = make_train(cfg)
@@ -41,7 +42,11 @@ def make_update(cfg, seeds, seed_batch, run=True):
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     update = over_seeds(trainer.update, seed_batch=seed_batch if seeds > seed_batch else 0)
     stats = update.lower(jax.eval_shape(init, keys)).compile().memory_analysis()
-    memory = dict(arguments=stats.argument_size_in_bytes, temporaries=stats.temp_size_in_bytes)
+    memory = dict(
+        arguments=stats.argument_size_in_bytes,
+        temporaries=stats.temp_size_in_bytes,
+        outputs=stats.output_size_in_bytes - stats.alias_size_in_bytes,  # the new state
+    )
     if not run:
         return update, None, memory
     state = jax.block_until_ready(update(init(keys))[0])  # compile and warm up
@@ -68,7 +73,7 @@ def measure(base, seeds, repeats, seed_batch, arms):
 
 
 def _per_seed_mib(memory: dict, seeds: int) -> float:
-    return round((memory["arguments"] + memory["temporaries"]) / seeds / 2**20, 2)
+    return round(sum(memory.values()) / seeds / 2**20, 2)
 
 
 def main():
