@@ -110,6 +110,13 @@ def experiment(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
+def _as_read_now(recorded: dict) -> dict:
+    """A recorded config as this version reads it: fields added since at their defaults."""
+    config = configs.from_dict(recorded).to_dict()
+    config.pop("mode")
+    return config
+
+
 def reproduce(name: str, runs="runs/reproduce", results="results", progress=True) -> dict:
     """Run (or go on with) experiment `name`; -> its table, also in `results/name/`."""
     exp = experiment(name)
@@ -121,7 +128,7 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
     saved = out / "table.json"
     done = json.loads(saved.read_text()) if saved.exists() else None
     changed = done and (
-        done["config"] != record
+        _as_read_now(done["config"]) != record
         or any(done["arms"].get(arm, arms) != arms for arm, arms in exp.arms.items())
     )
     if changed:  # an arm added since is welcome; a changed one is another experiment

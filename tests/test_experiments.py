@@ -52,6 +52,14 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     assert record["command"] == "jaxbidir reproduce tiny" and record["frames_per_seed"] == 1024
     assert (results / "tiny" / "curves.png").exists() and (results / "tiny" / "table.md").exists()
 
+    # a record made before a config field was added reads as that field at its default
+    saved = json.loads((results / "tiny" / "table.json").read_text())
+    del saved["config"]["teacher"]["lora_rank"]
+    (results / "tiny" / "table.json").write_text(json.dumps(saved))
+    trained.clear()
+    experiments.reproduce("tiny", runs, results, progress=False)
+    assert trained == []
+
     # another version of the experiment does not mix with this record
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
         "a test", "paper_40", (*OVERRIDES, "student.lr=0.01"), 2, tiny.arms))  # fmt: skip
