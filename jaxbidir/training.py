@@ -60,17 +60,26 @@ def seed_sharding(num_seeds: int):
 
 def init_seeds(trainer, config: Config):
     """RunnerState with a leading seed axis, placed on the devices. Like a state restored from a
-    checkpoint, it is committed to them and has no weak types: a resumed run then runs the very
-    program of a fresh one (also found in the persistent compilation cache, not compiled again)."""
+    checkpoint or returned by a chunk, it is committed to them and has no weak types: a resumed
+    run then runs the very program of a fresh one (also found in the persistent compilation
+    cache, not compiled again)."""
     keys = jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.num_seeds)
     sharding = seed_sharding(config.run.num_seeds)
     placed = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 
-    def init(keys):  # convert_element_type drops a weak type, and is a no-op otherwise
-        state = jax.vmap(trainer.init)(keys)
-        return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), state)
+    def init(keys):
+        return _strongly_typed(jax.vmap(trainer.init)(keys))
 
     return jax.jit(init, out_shardings=placed)(keys), sharding
+
+
+def _strongly_typed(tree):
+    """`tree` without weak types (convert_element_type drops a weak type, and is a no-op
+    otherwise). The state then has the same types from `init_seeds`, a chunk or a checkpoint,
+    and the first chunk's program serves every chunk: a step that leaves a weak type (the
+    environments' `step_type`) would otherwise make the second chunk compile again, which a
+    process other than process 0 cannot find in the persistent compilation cache."""
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), tree)
 
 
 def over_seeds(fn, sharding=None, seed_batch: int = 0):
@@ -90,7 +99,8 @@ def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
     """jit(over seeds, `length` updates in a scan) -> (state, metrics [seeds, length])."""
 
     def chunk(state):
-        return jax.lax.scan(lambda s, _: trainer.update(s), state, None, length=length)
+        state, metrics = jax.lax.scan(lambda s, _: trainer.update(s), state, None, length=length)
+        return _strongly_typed(state), metrics
 
     return over_seeds(chunk, sharding, seed_batch)
 
