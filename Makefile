@@ -14,6 +14,7 @@
 #   make reproduce EXP=name  one of the project's experiments (jaxbidir reproduce --list),
 #                  its per-seed record into results/EXP/ (resumes; committed arms are kept)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
+#   make test-distributed  one run over two processes against one (minutes; not in make test)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
 # JAX for accelerators: JAX_EXTRA=cuda12 (NVIDIA GPU) or JAX_EXTRA=tpu (TPU VM), e.g.
@@ -32,7 +33,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test bench lint clean
+.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test test-distributed bench lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -84,6 +85,10 @@ reproduce: install-curves
 TEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+# two JAX processes at a time, each of them compiling: no parallel test workers
+test-distributed: install-test
+	$(BIN)/python -m pytest -q -m distributed tests/test_distributed.py $(ARGS)
 
 bench: install-test
 	$(BIN)/python benchmarks/all.py $(ARGS)
