@@ -14,7 +14,7 @@
 #   make reproduce EXP=name  one of the project's experiments (jaxbidir reproduce --list),
 #                  its per-seed record into results/EXP/ (resumes; committed arms are kept)
 #   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
-#   make test-distributed  one run over two processes against one (minutes; not in make test)
+#   make test-distributed  one run over two processes against one (minutes; CI runs it too)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
 # JAX for accelerators: JAX_EXTRA=cuda12 (NVIDIA GPU) or JAX_EXTRA=tpu (TPU VM), e.g.

@@ -7,8 +7,9 @@
   stops within the heartbeat timeout, with an error, and the run resumes from the checkpoint the
   two wrote on one process (2 -> 1), to the one-process run's metrics.
 
-Minutes on 2 cores: marked `distributed`, left out of `make test`, run by `make test-distributed`
-(not yet in CI). The checks at the end are quick and in `make test`.
+Minutes on 2 cores (12 on a shared one): marked `distributed`, left out of `make test`, run by
+`make test-distributed`, which CI runs after `make test`. The checks at the end are quick and in
+`make test`.
 
 Why NPROC=4 in every run: XLA's CPU client sizes its thread pool, and with it how it splits the
 loops of a program, as max(cores, devices of the process), which changes float roundings: on a
