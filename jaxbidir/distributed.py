@@ -2,9 +2,10 @@
 
 Each process drives its host's devices; together they hold the run's seeds, sharded over every
 device of every process (`training.seed_sharding`). Each process runs only its own seeds: the
-seeds are independent, so the only traffic between processes is the per-seed metrics that
-process 0 gathers to write (`to_host`) and the checkpoints, which orbax writes as one
-checkpoint from every process's shards.
+seeds are independent, so what passes between processes is the per-seed metrics that process 0
+gathers to write (`to_host`), the checkpoints, which orbax writes as one from every process's
+shards, and, within a chunk, one bit per iteration of a batched `while_loop` (XLA runs a loop
+over sharded seeds until every device's are done).
 
     initialize(coordinator, num_processes, process_id, auto, heartbeat_timeout)  at start-up
     is_main() -> bool          process 0: the one that writes logs, metrics and the summary
