@@ -7,7 +7,7 @@
   stops within the heartbeat timeout, with an error, and the run resumes from the checkpoint the
   two wrote on one process (2 -> 1), to the one-process run's metrics.
 
-Minutes on 2 cores (12 on a shared one): marked `distributed`, left out of `make test`, run by
+Minutes on 2 cores (7 to 12 on a shared one): marked `distributed`, left out of `make test`, run by
 `make test-distributed`, which CI runs after `make test`. The checks at the end are quick and in
 `make test`.
 
