@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 from jaxbidir.evaluate import load_seed
-from jaxbidir.feedback import sources
 from jaxbidir.teacher import configured, hf, lora
 
 LEARNING = ("bidirectional", "bidirectional_shuffled")
@@ -29,9 +28,9 @@ def export_teacher(checkpoint_dir, out, seed_index: int = 0) -> dict:
             f"{checkpoint_dir} is a {config.mode} run: no teacher learnt in it (the modes whose "
             f"teacher learns: {', '.join(LEARNING)}); the teacher it used is {used}"
         )
-    source = sources.make_source(config, trainer.env)
-    model = lora.merged(source.teacher(state.mode_state))
-    _, tokenizer, directory = configured.load_configured(config.teacher.path, "teacher.path")
+    model = lora.merged(trainer.teacher(state.mode_state))
+    directory = configured.resolve(config.teacher.path, "teacher.path")  # checked when loaded
+    tokenizer = hf.load_tokenizer(directory)
     note = dict(
         run=str(Path(checkpoint_dir).resolve()), seed_index=seed_index, mode=config.mode,
         updates_done=int(state.updates_done), teacher_update=config.teacher.update,

@@ -43,6 +43,7 @@ class Trainer(NamedTuple):
     lm, text: the language model the mode loaded and how it reads and writes Baby Language
         (the teacher and its `Bridge`; GLAM's LM and its `Prompter`); None without one
     collect(state) -> the rollout `update` would learn from, for inspection (None: not offered)
+    teacher(mode_state) -> the teacher as it is in one seed's state (None: the mode has none)
     """
 
     init: Callable
@@ -55,6 +56,7 @@ class Trainer(NamedTuple):
     lm: Any = None
     text: Any = None
     collect: Callable | None = None
+    teacher: Callable | None = None
 
 
 EVAL_STREAM = 0x5EED  # the evaluation's keys: folded into run.seed, apart from training's

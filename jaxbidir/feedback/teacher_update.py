@@ -122,8 +122,8 @@ class Learnable(NamedTuple):
     """A teacher split into what learns and what does not (`split_teacher`).
 
     teacher_of(params) -> the teacher whose trained part is `params`
-    start: the trained part before any update (the teacher, or zero adapters): with `shared`,
-        the pretrained teacher, the KL's reference
+    start: the trained part before any update (all the weights, or adapters whose B is zero):
+        `teacher_of(start)` is the pretrained teacher, the KL's reference
     """
 
     teacher_of: Callable

@@ -158,7 +158,7 @@ def make_train(config: Config) -> Trainer:
     evaluate = make_evaluate(config, env, policy, source, hinted)
     train = scan_updates(init, update, config.num_updates)
     return Trainer(init, update, train, evaluate, policy, env, config, source.lm, source.bridge,
-                   collect)  # fmt: skip
+                   collect, source.teacher)  # fmt: skip
 
 
 def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):

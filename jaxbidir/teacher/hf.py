@@ -149,13 +149,13 @@ def load(directory, dtype=jnp.float32):
             f"{weights_file}: tensors not in a {model_type} model: {sorted(tensors)[:5]}"
         )
     model = nnx.merge(graphdef, nnx.from_flat_state(values))
-    return model, _load_tokenizer(directory)
+    return model, load_tokenizer(directory)
 
 
 _GENERIC_TOKENIZERS = ("TokenizersBackend", "PreTrainedTokenizerFast")
 
 
-def _load_tokenizer(directory: Path):
+def load_tokenizer(directory: Path):
     """The tokenizer saved in `directory`, or None. A generic fast tokenizer (ours, the tests')
     is read from its `tokenizer.json` as saved: transformers' `AutoTokenizer` would rebuild it
     as the model family's own class for some families (Qwen2's byte-level pre-tokenizer over a
