@@ -23,13 +23,19 @@ import statistics
 import time
 
 import jax
+import numpy as np
 
 ARMS = {
     "student_only": {"mode": "student_only"},
     "teacher_frozen": {"mode": "teacher_frozen"},
     "bidirectional": {"mode": "bidirectional"},
     "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"},
-}
+    # the teacher learns every 4th student update (feedback.teacher_every)
+    "bidirectional_every4": {"mode": "bidirectional", "feedback.teacher_every": 4},
+    "bidirectional_lora_every4": {
+        "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": 4,
+    },
+}  # fmt: skip
 
 
 def make_update(cfg, seeds, seed_batch, run=True):
@@ -41,7 +47,7 @@ def make_update(cfg, seeds, seed_batch, run=True):
     init = jax.jit(jax.vmap(trainer.init))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     update = over_seeds(trainer.update, seed_batch=seed_batch if seeds > seed_batch else 0)
-    stats = update.lower(jax.eval_shape(init, keys)).compile().memory_analysis()
+    stats = update.lower(jax.eval_shape(init, keys), np.int32(0)).compile().memory_analysis()
     memory = dict(
         arguments=stats.argument_size_in_bytes,
         temporaries=stats.temp_size_in_bytes,
@@ -49,23 +55,30 @@ def make_update(cfg, seeds, seed_batch, run=True):
     )
     if not run:
         return update, None, memory
-    state = jax.block_until_ready(update(init(keys))[0])  # compile and warm up
+    state = jax.block_until_ready(update(init(keys), np.int32(0))[0])  # compile, warm up
     return update, state, memory
 
 
 def measure(base, seeds, repeats, seed_batch, arms):
-    """{arm: (median frames/s, memory per seed in MiB)} with the arms' timings interleaved."""
+    """{arm: (median frames/s, memory per seed in MiB)} with the arms' timings interleaved.
+    One timing is `feedback.teacher_every` updates in a row (the teacher learning once), so
+    that an arm whose teacher learns every k-th update is timed over whole cycles."""
     from jaxbidir.config import replace
 
-    runs = {a: make_update(replace(base, **ARMS[a]), seeds, seed_batch) for a in arms}
-    times = {a: [] for a in arms}
+    cfgs = {a: replace(base, **ARMS[a]) for a in arms}
+    runs = {a: make_update(cfgs[a], seeds, seed_batch) for a in arms}
+    times, done = {a: [] for a in arms}, {a: 1 for a in arms}
     for _ in range(repeats):
         for arm, (update, state, memory) in runs.items():
+            cycle = cfgs[arm].feedback.teacher_every
             start = time.perf_counter()
-            state = jax.block_until_ready(update(state)[0])
-            times[arm].append(time.perf_counter() - start)
+            for _ in range(cycle):  # `done`: the update's number, one for all seeds
+                state = update(state, np.int32(done[arm]))[0]
+                done[arm] += 1
+            state = jax.block_until_ready(state)
+            times[arm].append((time.perf_counter() - start) / cycle)
             runs[arm] = (update, state, memory)
-            print(f"  {seeds} seeds, {arm}: {times[arm][-1]:.1f} s", flush=True)
+            print(f"  {seeds} seeds, {arm}: {times[arm][-1]:.1f} s per update", flush=True)
     frames = seeds * base.frames_per_update
     return {
         a: (frames / statistics.median(times[a]), _per_seed_mib(runs[a][2], seeds)) for a in arms

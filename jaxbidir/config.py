@@ -145,6 +145,9 @@ class FeedbackConfig(Checked):
     weight_clip: float = field(10.0, above=0)  # largest weight of one hint (weights average 1)
     kl_coef: float = field(0.1, min=0)  # lambda: weight of KL(teacher || initial teacher)
     standardize_scores: bool = False  # divide scores by their spread per update: beta in its units
+    # student updates per teacher update: a learning teacher learns from the scores of every
+    # k-th update only (its cost falls about k-fold; the other updates' scores go unused)
+    teacher_every: int = field(1, above=0)
     oracle_corruption: float = field(0.0, min=0, max=1)  # oracle hints made wrong (one word)
 
 

@@ -35,7 +35,10 @@ class Trainer(NamedTuple):
     """The pure functions of one mode, for one seed (vmap them for many).
 
     init(key) -> RunnerState
-    update(state) -> (state, metrics {name: scalar}): one rollout and its updates
+    update(state, index=None) -> (state, metrics {name: scalar}): one rollout and its updates;
+        `index`, the update's number as one scalar shared by all seeds (not vmapped), lets
+        work done only every few updates be skipped in a vmapped step (a `lax.cond` on a
+        batched predicate runs both branches); None: `state.updates_done`
     train(key, num_updates) -> (state, metrics [num_updates]): the whole run in one scan
     evaluate(state) -> {name: scalar}: the policy on a fixed set of episodes (the same in every
         mode and at every call), sampled and greedy; None where the mode has none
@@ -90,7 +93,7 @@ def scan_updates(init, update, num_updates: int):
     """train(key, num_updates) -> (final state, metrics with a leading [num_updates] axis)."""
 
     def train(key, num_updates: int = num_updates):
-        return jax.lax.scan(lambda s, _: update(s), init(key), None, length=num_updates)
+        return jax.lax.scan(update, init(key), jnp.arange(num_updates))
 
     return train
 

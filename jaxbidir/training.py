@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -83,23 +84,26 @@ def _strongly_typed(tree):
 
 
 def over_seeds(fn, sharding=None, seed_batch: int = 0):
-    """jit(`fn` of one seed's state, over a leading seed axis).
+    """jit(`fn` of one seed's state (and arguments shared by all seeds), over a leading seed
+    axis of the state).
 
     On one device, `seed_batch` > 0 vmaps that many seeds at a time and runs the groups one
     after another (`lax.map`): the working set stays that of `seed_batch` seeds, which keeps
     the per-frame cost of 1024 seeds at that of 64 on a CPU, in a sixth of the memory. Sharded
     seeds are all vmapped (each device holds its share)."""
     if sharding is None and seed_batch:
-        return jax.jit(lambda state: jax.lax.map(fn, state, batch_size=seed_batch))
+        return jax.jit(lambda state, *shared: jax.lax.map(
+            lambda one: fn(one, *shared), state, batch_size=seed_batch))  # fmt: skip
     placed = {"out_shardings": sharding} if sharding is not None else {}
-    return jax.jit(jax.vmap(fn), **placed)
+    return jax.jit(lambda state, *shared: jax.vmap(lambda one: fn(one, *shared))(state), **placed)
 
 
 def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
-    """jit(over seeds, `length` updates in a scan) -> (state, metrics [seeds, length])."""
+    """jit(over seeds, `length` updates in a scan) -> (state, metrics [seeds, length]), called
+    as chunk(state, first): `first`, the number of the chunk's first update (all seeds')."""
 
-    def chunk(state):
-        state, metrics = jax.lax.scan(lambda s, _: trainer.update(s), state, None, length=length)
+    def chunk(state, first):
+        state, metrics = jax.lax.scan(trainer.update, state, first + jnp.arange(length))
         return _strongly_typed(state), metrics
 
     return over_seeds(chunk, sharding, seed_batch)
@@ -415,7 +419,7 @@ def run(
             if length not in chunks:
                 chunks[length] = make_chunk(trainer, length, sharding, run_cfg.seed_batch)
             # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
-            new_state, metrics = chunks[length](state)
+            new_state, metrics = chunks[length](state, np.int32(done))
             metrics = distributed.to_host(metrics)  # waits for the chunk; every seed's
             if "nonfinite" in metrics:  # raised before this chunk's state can be saved
                 nonfinite.check(metrics.pop("nonfinite"), done, out_dir)

@@ -119,6 +119,33 @@ def test_only_a_learning_source_trains_the_teacher_and_never_through_the_hint():
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads))
 
 
+def test_a_teacher_learning_every_second_update_skips_the_others_exactly():
+    """feedback.teacher_every=2 over two vmapped seeds: the teacher learns at update 0 and not
+    at update 1, whose teacher metrics are NaN; with the update's number shared by the seeds
+    (the skipped update runs only the cond's one branch) the run equals the one that reads
+    each seed's own count (both branches, selected)."""
+    cfg = config.load(None, {**TINY, "mode": "bidirectional", "feedback.teacher_every": 2})
+    trainer = make_train(cfg)
+    state = jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.PRNGKey(0), 2))
+    chunk = training.make_chunk(trainer, 2, None)
+    shared, metrics = chunk(state, np.int32(0))
+    # the shared number keeps the skip a branch (vmap turns a batched one into a select)
+    assert " cond[" in str(jax.make_jaxpr(chunk)(state, np.int32(0)))
+    teachers = [state.mode_state.params]
+    for _ in range(2):
+        state = jax.jit(jax.vmap(trainer.update))(state)[0]
+        teachers.append(state.mode_state.params)
+    moved = [max(float(jnp.abs(a - b).max()) for a, b in
+                 zip(jax.tree.leaves(old), jax.tree.leaves(new), strict=True)) for old, new in
+             zip(teachers, teachers[1:], strict=False)]  # fmt: skip
+    assert moved[0] > 0 and moved[1] == 0
+    loss = np.asarray(metrics["teacher_loss"])  # [seeds, updates]
+    assert np.isfinite(loss[:, 0]).all() and np.isnan(loss[:, 1]).all()
+    for a, b in zip(jax.tree.leaves(shared), jax.tree.leaves(state), strict=True):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                   rtol=1e-6, atol=1e-7)  # fmt: skip
+
+
 def test_hint_scores_telescope_to_the_segment_returns():
     """Two environments, two segments of 3 steps. Env 0: one episode throughout, a reward of 1
     at the last step (success). Env 1: its episode ends by success at step 1, step 2 is the

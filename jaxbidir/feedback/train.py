@@ -63,10 +63,11 @@ def make_train(config: Config) -> Trainer:
     source = make_source(config, env)
     hinted = source.ask is not None
     graphdef = nnx.split(nnx.eval_shape(lambda: make_model(config, env, jax.random.key(0))))[0]
-    n_env, n_steps, every = (
+    n_env, n_steps, every, teacher_every = (
         config.env.num_envs,
         config.student.num_steps,
         config.feedback.hint_every,
+        config.feedback.teacher_every,
     )
     tx = make_optimizer(config)
     no_hint = jnp.zeros((n_env, envs.HINT_LENGTH), jnp.int32)
@@ -133,7 +134,7 @@ def make_train(config: Config) -> Trainer:
         _, last_value, last_value0 = policy(state.params, obs.image, obs.mission, last_hint)
         return Experience(timestep, rows, lengths, asked, last_value, last_value0)
 
-    def update(state: RunnerState):
+    def update(state: RunnerState, index=None):
         key, k_roll, k_perm, k_learn = jax.random.split(state.key, 4)
         timestep, rows, lengths, asked, last_value, last_value0 = collect(state, k_roll)
         adv = gae(rows, last_value, config.student.gamma, config.student.gae_lambda)
@@ -149,7 +150,10 @@ def make_train(config: Config) -> Trainer:
         if hinted:
             score, used = hints.hint_scores(rows, last_value0, config.student.gamma, every)
             info.update(hints.hint_metrics(rows, asked, score, used))
-            source_state, learnt, checks = source.learn(source_state, asked, score, used, k_learn)
+            learn = functools.partial(source.learn, asked=asked, score=score, used=used,
+                                      key=k_learn)  # fmt: skip
+            index = state.updates_done if index is None else index
+            source_state, learnt, checks = every_few(learn, index, teacher_every, source_state)
             info.update(learnt)
             bad.update(checks)
         new = RunnerState(params, opt_state, timestep, key, state.updates_done + 1, source_state)
@@ -159,6 +163,22 @@ def make_train(config: Config) -> Trainer:
     train = scan_updates(init, update, config.num_updates)
     return Trainer(init, update, train, evaluate, policy, env, config, source.lm, source.bridge,
                    collect, source.teacher)  # fmt: skip
+
+
+def every_few(learn, index, every: int, state):
+    """`learn(state)` -> (state, metrics, checks) on updates whose `index` is a multiple of
+    `every`; on the others the state as it is, metrics NaN (nothing was learnt) and checks
+    False. With an unbatched `index` (one for all seeds) only the branch taken runs."""
+    if every == 1:
+        return learn(state)
+
+    def skip(state):
+        _, metrics, checks = jax.eval_shape(learn, state)
+        nan = lambda x: jnp.full(x.shape, jnp.nan, x.dtype)  # noqa: E731
+        false = lambda x: jnp.zeros(x.shape, x.dtype)  # noqa: E731
+        return state, jax.tree.map(nan, metrics), jax.tree.map(false, checks)
+
+    return jax.lax.cond(index % every == 0, learn, skip, state)
 
 
 def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):
