@@ -1,6 +1,7 @@
 """What the teacher costs: frames/s of the fused step in each arm (`student_only`,
-`teacher_frozen`, `bidirectional` with the full update and with LoRA adapters) on the same
-config and batch, in one process, timings interleaved; and the memory each needs per seed.
+`teacher_frozen`, `bidirectional` with the full update and with LoRA adapters, and learning
+every k-th update only) on the same config and batch, in one process, timings interleaved; and
+the memory each needs per seed.
 
     python benchmarks/feedback.py [--config NAME] [--seeds 1 256] [--seed-batch 8]
                                   [--repeats 3] [--arms a,b] [--memory-seeds 1024]
@@ -30,12 +31,13 @@ ARMS = {
     "teacher_frozen": {"mode": "teacher_frozen"},
     "bidirectional": {"mode": "bidirectional"},
     "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"},
-    # the teacher learns every 4th student update (feedback.teacher_every)
+    # the teacher learns every k-th student update (feedback.teacher_every)
     "bidirectional_every4": {"mode": "bidirectional", "feedback.teacher_every": 4},
-    "bidirectional_lora_every4": {
-        "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": 4,
-    },
+    **{f"bidirectional_lora_every{k}": {
+        "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": k,
+    } for k in (4, 8)},
 }  # fmt: skip
+DEFAULT_ARMS = ",".join(list(ARMS)[:4] + ["bidirectional_lora_every4"])  # others: --arms
 
 
 def make_update(cfg, seeds, seed_batch, run=True):
@@ -60,29 +62,35 @@ def make_update(cfg, seeds, seed_batch, run=True):
 
 
 def measure(base, seeds, repeats, seed_batch, arms):
-    """{arm: (median frames/s, memory per seed in MiB)} with the arms' timings interleaved.
-    One timing is `feedback.teacher_every` updates in a row (the teacher learning once), so
-    that an arm whose teacher learns every k-th update is timed over whole cycles."""
+    """{arm: (median frames/s, memory per seed in MiB, {learning_s, skipping_s}: the median
+    seconds of an update that learns and of one that skips)}, the arms' timings interleaved.
+    An arm whose teacher learns every k-th update (`feedback.teacher_every`) times one update
+    that learns and one that skips in each repeat; its time per update is their mean over a
+    cycle, (learning + (k - 1) skipping) / k, from the medians."""
     from jaxbidir.config import replace
 
     cfgs = {a: replace(base, **ARMS[a]) for a in arms}
     runs = {a: make_update(cfgs[a], seeds, seed_batch) for a in arms}
-    times, done = {a: [] for a in arms}, {a: 1 for a in arms}
+    times = {a: {"learning": [], "skipping": []} for a in arms}
     for _ in range(repeats):
         for arm, (update, state, memory) in runs.items():
-            cycle = cfgs[arm].feedback.teacher_every
-            start = time.perf_counter()
-            for _ in range(cycle):  # `done`: the update's number, one for all seeds
-                state = update(state, np.int32(done[arm]))[0]
-                done[arm] += 1
-            state = jax.block_until_ready(state)
-            times[arm].append((time.perf_counter() - start) / cycle)
+            every = cfgs[arm].feedback.teacher_every
+            kinds = {"learning": every} | ({"skipping": every + 1} if every > 1 else {})
+            for kind, index in kinds.items():  # the update's number, one for all seeds
+                start = time.perf_counter()
+                state = jax.block_until_ready(update(state, np.int32(index))[0])
+                times[arm][kind].append(time.perf_counter() - start)
+                print(f"  {seeds} seeds, {arm}, {kind}: {times[arm][kind][-1]:.1f} s", flush=True)
             runs[arm] = (update, state, memory)
-            print(f"  {seeds} seeds, {arm}: {times[arm][-1]:.1f} s per update", flush=True)
     frames = seeds * base.frames_per_update
-    return {
-        a: (frames / statistics.median(times[a]), _per_seed_mib(runs[a][2], seeds)) for a in arms
-    }
+    out = {}
+    for arm in arms:
+        every, t = cfgs[arm].feedback.teacher_every, times[arm]
+        skipping = statistics.median(t["skipping"]) if every > 1 else 0.0
+        per_update = (statistics.median(t["learning"]) + (every - 1) * skipping) / every
+        seconds = {f"{kind}_s": round(statistics.median(t[kind]), 2) for kind in t if t[kind]}
+        out[arm] = (frames / per_update, _per_seed_mib(runs[arm][2], seeds), seconds)
+    return out
 
 
 def _per_seed_mib(memory: dict, seeds: int) -> float:
@@ -95,7 +103,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 256])
     parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"among {', '.join(ARMS)}")
+    parser.add_argument("--arms", default=DEFAULT_ARMS, help=f"among {', '.join(ARMS)}")
     parser.add_argument("--memory-seeds", type=int, nargs="*", default=[])
     parser.add_argument("overrides", nargs="*", metavar="table.key=value")
     args = parser.parse_args()
@@ -112,9 +120,9 @@ def main():
     for seeds in args.seeds:
         figures = measure(cfg, seeds, args.repeats, args.seed_batch, arms)
         row = {"seeds": seeds}
-        for arm, (fps, mib) in figures.items():
+        for arm, (fps, mib, seconds) in figures.items():
             row[arm] = dict(frames_per_s=round(fps), memory_per_seed_mib=mib,
-                            cost=round(figures["student_only"][0] / fps, 3))  # fmt: skip
+                            cost=round(figures["student_only"][0] / fps, 3), **seconds)  # fmt: skip
         rows.append(row)
         print(row, flush=True)
     memory = []

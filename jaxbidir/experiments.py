@@ -55,13 +55,20 @@ _DOSE_ARMS, _DOSE_PAIRS = _dose()
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
-        "low-rank adapters on one shared copy (bidirectional_lora)",
+        "low-rank adapters on one shared copy (bidirectional_lora), learning at every update "
+        "or every 4th",
         "paper_40", (), 32,
         {**_modes(*configs.FEEDBACK_MODES),
-         "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"}},
+         "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"},
+         "bidirectional_lora_every4": {"mode": "bidirectional", "teacher.update": "lora",
+                                       "feedback.teacher_every": 4}},
         pairs=(*curves.PAIRS,
                ("bidirectional_lora", "teacher_frozen", "does a teacher learning as adapters "
-                "beat a frozen one (against the full update's gain)")),
+                "beat a frozen one (against the full update's gain)"),
+               ("bidirectional_lora_every4", "teacher_frozen", "... when it learns every 4th "
+                "update only (a quarter of the teacher's cost)"),
+               ("bidirectional_lora", "bidirectional", "what adapters give up against the "
+                "full update")),
         wall_time="about 1.5 h on a 2-core CPU",
     ),
     "gotolocal_32k": Experiment(
