@@ -41,7 +41,7 @@ def test_a_diverging_teacher_is_named():
     poisoned = jax.tree.map(lambda x: x.at[..., 0].set(jnp.nan), params)
     state = state._replace(mode_state=state.mode_state._replace(params=poisoned))
     chunk = training.make_chunk(trainer, cfg.run.log_every, sharding, cfg.run.seed_batch)
-    _, metrics = chunk(state)
+    _, metrics = chunk(state, 0)
     says = r"non-finite .*teacher_gradients, teacher_loss, teacher_parameters at update 1 in seed"
     with pytest.raises(nonfinite.NonFiniteError, match=says):
         nonfinite.check(metrics["nonfinite"], 0)
@@ -55,9 +55,10 @@ def test_the_last_good_checkpoint_stays_the_latest(tmp_path, monkeypatch):
     def poisoned(cfg):
         trainer = make_train(cfg)
 
-        def update(state):
+        def update(state, index=None):
             poison = jnp.where(state.updates_done == 5, jnp.nan, 1.0)
-            return trainer.update(state._replace(params=jax.tree.map(poison.__mul__, state.params)))
+            poisoned = state._replace(params=jax.tree.map(poison.__mul__, state.params))
+            return trainer.update(poisoned, index)
 
         return trainer._replace(update=update)
 

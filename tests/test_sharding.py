@@ -23,10 +23,10 @@ SCRIPT = textwrap.dedent(
     assert sharding is not None
     leaf = jax.tree.leaves(state.params)[0]
     assert len(leaf.sharding.device_set) == 4, leaf.sharding
-    sharded, m_sharded = training.make_chunk(trainer, 2, sharding)(state)
+    sharded, m_sharded = training.make_chunk(trainer, 2, sharding)(state, 0)
     assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 4
     one = jax.device_put(state, jax.devices()[0])
-    single, m_single = training.make_chunk(trainer, 2, None)(one)
+    single, m_single = training.make_chunk(trainer, 2, None)(one, 0)
     for name, value in m_sharded.items():
         np.testing.assert_allclose(value, m_single[name], rtol=1e-4, atol=1e-6, err_msg=name)
     for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
