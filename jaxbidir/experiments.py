@@ -58,10 +58,11 @@ EXPERIMENTS = {
         "low-rank adapters on one shared copy (bidirectional_lora), learning at every update "
         "or every 4th",
         "paper_40", (), 32,
-        {**_modes(*configs.FEEDBACK_MODES),
+        {**_modes(*configs.FEEDBACK_MODES[:-1]),
          "bidirectional_lora": {"mode": "bidirectional", "teacher.update": "lora"},
          "bidirectional_lora_every4": {"mode": "bidirectional", "teacher.update": "lora",
-                                       "feedback.teacher_every": 4}},
+                                       "feedback.teacher_every": 4},
+         **_modes("oracle")},
         pairs=(*curves.PAIRS,
                ("bidirectional_lora", "teacher_frozen", "does a teacher learning as adapters "
                 "beat a frozen one (against the full update's gain)"),
