@@ -152,13 +152,17 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
         curves.write(table, out)
         return table
 
-    curve = {}
+    recorded = {
+        arm: {**mode["curve"], "source": mode["source"]}
+        for arm, mode in (done["modes"].items() if done else ())
+        if arm in exp.arms and len(mode["seeds"]) == exp.seeds
+    }
+    in_order = lambda: {a: recorded[a] for a in exp.arms if a in recorded}  # noqa: E731
     for arm, overrides in exp.arms.items():
-        if done and arm in done["modes"] and len(done["modes"][arm]["seeds"]) == exp.seeds:
+        if arm in recorded:
             print(f"{arm}: already in {saved}", flush=True)
-            curve[arm] = {**done["modes"][arm]["curve"], "source": done["modes"][arm]["source"]}
-        else:
-            curve[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides,
-                                        progress)  # fmt: skip
-            write(curve)  # after each arm: the progress to commit
-    return write(curve)
+            continue
+        recorded[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides,
+                                       progress)  # fmt: skip
+        write(in_order())  # after each arm, with every arm recorded before: what to commit
+    return write(in_order())

@@ -60,6 +60,30 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     experiments.reproduce("tiny", runs, results, progress=False)
     assert trained == []
 
+    # an arm added between recorded ones is trained and written with all of them, in order
+    widened = {
+        "student_only": tiny.arms["student_only"],
+        "oracle": {"mode": "oracle"},
+        "bidirectional": tiny.arms["bidirectional"],
+        "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.5},
+    }
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
+        "a test", "paper_40", OVERRIDES, 2, widened))  # fmt: skip
+
+    def killed_at_the_last_arm(cfg, *args, **kwargs):
+        if cfg.feedback.oracle_corruption:
+            raise KeyboardInterrupt
+        return recorded(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(training, "run", killed_at_the_last_arm)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.reproduce("tiny", runs, results, progress=False)
+    assert trained == ["oracle"]
+    record = json.loads((results / "tiny" / "table.json").read_text())
+    assert list(record["modes"]) == ["student_only", "oracle", "bidirectional"]
+    monkeypatch.setattr(training, "run", recorded)
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", tiny)
+
     # another version of the experiment does not mix with this record
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
         "a test", "paper_40", (*OVERRIDES, "student.lr=0.01"), 2, tiny.arms))  # fmt: skip
