@@ -81,6 +81,12 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     assert trained == ["oracle"]
     record = json.loads((results / "tiny" / "table.json").read_text())
     assert list(record["modes"]) == ["student_only", "oracle", "bidirectional"]
+    # an arm defined but never run may be redefined: it is trained (here: killed) as it is now
+    redefined = {**widened, "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.25}}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
+        "a test", "paper_40", OVERRIDES, 2, redefined))  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        experiments.reproduce("tiny", runs, results, progress=False)
     monkeypatch.setattr(training, "run", recorded)
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", tiny)
 
