@@ -112,7 +112,8 @@ EXPERIMENTS = {
         {**_modes("student_only", "oracle", "teacher_frozen", "bidirectional"), **_DOSE_ARMS,
          **_modes("bidirectional_shuffled"),
          "oracle_bow": {"mode": "oracle", "student.hint_film": False}},
-        threshold=0.5,
+        # a blind student_only reaches 0.57 (objects reached at random): 0.5 would not separate
+        threshold=0.8,
         pairs=(*curves.PAIRS, *_DOSE_PAIRS,
                ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay")),
         wall_time="not yet measured",
