@@ -180,7 +180,7 @@ def make_train(config: Config) -> Trainer:
         )
         return total, info
 
-    def update(state: RunnerState, index=None):  # GLAM does nothing every few updates
+    def update(state: RunnerState, index=None):  # index unused: every update does the same
         key, k_roll, k_perm = jax.random.split(state.key, 3)
         (timestep, memory), (rows, lengths) = rollout(
             state.params, state.timestep, state.mode_state, k_roll
