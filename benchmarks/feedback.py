@@ -37,7 +37,14 @@ ARMS = {
         "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": k,
     } for k in (4, 8)},
 }  # fmt: skip
-DEFAULT_ARMS = ",".join(list(ARMS)[:4] + ["bidirectional_lora_every4"])  # others: --arms
+# timed by default; the others on demand (--arms)
+DEFAULT_ARMS = (
+    "student_only",
+    "teacher_frozen",
+    "bidirectional",
+    "bidirectional_lora",
+    "bidirectional_lora_every4",
+)  # fmt: skip  (the others: --arms)
 
 
 def make_update(cfg, seeds, seed_batch, run=True):
@@ -103,7 +110,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 256])
     parser.add_argument("--seed-batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--arms", default=DEFAULT_ARMS, help=f"among {', '.join(ARMS)}")
+    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"among {', '.join(ARMS)}")
     parser.add_argument("--memory-seeds", type=int, nargs="*", default=[])
     parser.add_argument("overrides", nargs="*", metavar="table.key=value")
     args = parser.parse_args()

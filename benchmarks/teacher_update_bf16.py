@@ -10,25 +10,17 @@ Prints the medians; the last line is one JSON object.
 
 import argparse
 import json
-import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from teacher import median_seconds  # benchmarks/teacher.py: timings interleaved, medians
 
 
 def timed(fns: dict, args: tuple, repeats: int) -> dict:
-    """{name: median seconds} of each jitted fn on `args`, calls interleaved, after a warm-up."""
-    for fn in fns.values():
-        jax.block_until_ready(fn(*args))
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            jax.block_until_ready(fn(*args))
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    """{name: median seconds} of each jitted fn of `fns` on `args`."""
+    calls = [lambda fn=fn: jax.block_until_ready(fn(*args)) for fn in fns.values()]
+    return dict(zip(fns, median_seconds(calls, repeats), strict=True))
 
 
 def main():

@@ -91,11 +91,14 @@ def over_seeds(fn, sharding=None, seed_batch: int = 0):
     after another (`lax.map`): the working set stays that of `seed_batch` seeds, which keeps
     the per-frame cost of 1024 seeds at that of 64 on a CPU, in a sixth of the memory. Sharded
     seeds are all vmapped (each device holds its share)."""
-    if sharding is None and seed_batch:
-        return jax.jit(lambda state, *shared: jax.lax.map(
-            lambda one: fn(one, *shared), state, batch_size=seed_batch))  # fmt: skip
-    placed = {"out_shardings": sharding} if sharding is not None else {}
-    return jax.jit(lambda state, *shared: jax.vmap(lambda one: fn(one, *shared))(state), **placed)
+
+    def seeds(state, *shared):
+        one = lambda s: fn(s, *shared)  # noqa: E731
+        if sharding is None and seed_batch:
+            return jax.lax.map(one, state, batch_size=seed_batch)
+        return jax.vmap(one)(state)
+
+    return jax.jit(seeds, **({"out_shardings": sharding} if sharding is not None else {}))
 
 
 def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
