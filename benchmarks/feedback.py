@@ -44,7 +44,7 @@ DEFAULT_ARMS = (
     "bidirectional",
     "bidirectional_lora",
     "bidirectional_lora_every4",
-)  # fmt: skip  (the others: --arms)
+)
 
 
 def make_update(cfg, seeds, seed_batch, run=True):
