@@ -19,6 +19,10 @@ same `run.eval_episodes` levels for every mode, sampled actions, from update 0 o
 A run without evaluations (mode glam, `run.eval_every=0`) falls back to the success of the
 training episodes (a 3-update moving mean), which favours short successful episodes.
 
+Where the oracle ran at two rates of wrong hints or more (`feedback.oracle_corruption`), the
+table adds the dose-response (`dose_response`): each hinted arm's AUC against its hints'
+accuracy, paired against student_only, the teachers beside the oracle made wrong.
+
 Intervals are 95% percentile bootstraps of the mean over seeds (`RESAMPLES` resamples of the
 seeds, `numpy.random.default_rng(0)`); a paired difference is the bootstrap of the per-seed
 differences. `table.json` holds every per-seed list, so the figure and table can be redrawn
@@ -189,7 +193,41 @@ def summarise(table: dict) -> dict:
         table["paired"].append(
             dict(mode=mode, control=control, question=question, difference=differences)
         )
+    table["dose_response"] = dose_response(table)
     return table
+
+
+def _made_wrong(table: dict, arm: str) -> float | None:
+    """The fraction of the oracle's hints made wrong in `arm`, or None when the arm is not the
+    oracle made wrong and nothing else (a teacher, or the oracle with another change)."""
+    overrides = table.get("arms", {}).get(arm, {"mode": arm})
+    if overrides.get("mode") != "oracle" or set(overrides) - {"mode", "feedback.oracle_corruption"}:
+        return None
+    return float(overrides.get("feedback.oracle_corruption", 0.0))
+
+
+def dose_response(table: dict, control: str = "student_only") -> list[dict]:
+    """The student's AUC against the accuracy of its hints: one row per hinted arm, the oracle
+    made wrong at controlled rates (`made_wrong`, the dose) and the teachers beside them (None).
+    Hint accuracy is the mean over the run's evaluations (a learning teacher's changes); the
+    AUC is paired by seed against `control`. [] unless the oracle ran at two rates or more."""
+    modes = table["modes"]
+    hinted = [a for a, m in modes.items() if m["curve"]["hint_accuracy"] is not None]
+    if sum(_made_wrong(table, a) is not None for a in hinted) < 2:
+        return []
+    rows = []
+    for arm in hinted:
+        m = modes[arm]
+        row = dict(
+            arm=arm,
+            made_wrong=_made_wrong(table, arm),
+            hint_accuracy=interval(np.mean(m["curve"]["hint_accuracy"], axis=1)),
+            auc=interval(m["auc"]),
+        )
+        if control in modes and len(modes[control]["seeds"]) == len(m["seeds"]):
+            row["auc_minus_control"] = interval(np.subtract(m["auc"], modes[control]["auc"]))
+        rows.append(row)
+    return sorted(rows, key=lambda row: -row["hint_accuracy"][0])
 
 
 def markdown(table: dict) -> str:
@@ -224,19 +262,35 @@ def markdown(table: dict) -> str:
         ]
         for pair in table["paired"]:
             d = pair["difference"]
-
-            def cell(name, show=fmt, d=d):
-                if name not in d:
-                    return "-"
-                text = show(d[name])
-                return f"**{text}**" if d[name][1] > 0 or d[name][2] < 0 else text
-
+            cell = lambda name, show=fmt, d=d: _bold(show, d[name]) if name in d else "-"  # noqa: E731
             out.append(
                 f"| {pair['mode']} - {pair['control']} | {cell('final_success')} "
                 f"| {cell('auc')} | {cell('frames_to_threshold', frames)} "
                 f"| {cell('final_hint_accuracy')} | {pair['question']}? |"
             )
+    if table.get("dose_response"):
+        out += [
+            "",
+            "How good must the hints be: the student's AUC against its hints' accuracy (the mean "
+            "over the evaluations), the oracle made wrong at controlled rates and the teachers "
+            "beside it; AUC minus student_only paired by seed.",
+            "",
+            "| arm | oracle's hints made wrong | hint accuracy | AUC | AUC - student_only |",
+            "|---|---|---|---|---|",
+        ]
+        for row in table["dose_response"]:
+            dose = "-" if row["made_wrong"] is None else f"{row['made_wrong']:g}"
+            gain = _bold(fmt, row["auc_minus_control"]) if "auc_minus_control" in row else "-"
+            out.append(
+                f"| {row['arm']} | {dose} | {fmt(row['hint_accuracy'])} | {fmt(row['auc'])} "
+                f"| {gain} |"
+            )
     return "\n".join(out) + "\n"
+
+
+def _bold(show, x) -> str:
+    """An interval [mean, low, high] as `show` writes it, bold when it excludes 0."""
+    return f"**{show(x)}**" if x[1] > 0 or x[2] < 0 else show(x)
 
 
 def figure(table: dict, path_stem):
@@ -247,7 +301,11 @@ def figure(table: dict, path_stem):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    dose = table.get("dose_response")
+    fig, axes = plt.subplots(1, 3 if dose else 2, figsize=(16 if dose else 11, 4))
+    # the same colour for a mode in every figure; other arms after them
+    names = [*MODES, *(m for m in table["modes"] if m not in MODES)]
+    colour = lambda mode: f"C{names.index(mode) % 10}"  # noqa: E731
     panels = [(axes[0], "success", "success rate"), (axes[1], "hint_accuracy", "hint accuracy")]
     for ax, name, label in panels:
         for mode, m in table["modes"].items():
@@ -255,24 +313,45 @@ def figure(table: dict, path_stem):
             if values is None:
                 continue
             point, low, high = bootstrap(values)  # per point, [seeds, points] -> [points]
-            # the same colour for a mode in every figure; other arms after them
-            names = [*MODES, *(m for m in table["modes"] if m not in MODES)]
-            colour = f"C{names.index(mode) % 10}"
             frames = m["curve"]["frames"]
-            ax.plot(frames, point, label=mode, color=colour)
-            ax.fill_between(frames, low, high, alpha=0.2, color=colour)
+            ax.plot(frames, point, label=mode, color=colour(mode))
+            ax.fill_between(frames, low, high, alpha=0.2, color=colour(mode))
         ax.set_xlabel("frames per seed")
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
+    if dose:
+        _dose_panel(axes[2], table, dose, colour)
     seeds = len(next(iter(table["modes"].values()))["seeds"])
     fig.suptitle(f"{table['env_id']}, {seeds} seeds per mode, fixed-episode evaluation")
     fig.tight_layout()
     for ext in ("png", "pdf"):
         fig.savefig(f"{path_stem}.{ext}", dpi=120)
     plt.close(fig)
+
+
+def _dose_panel(ax, table: dict, rows: list[dict], colour) -> None:
+    """AUC against hint accuracy with both 95% intervals: the oracle made wrong as a line, the
+    other hinted arms as points, student_only (no hints) as a band."""
+    xy = lambda row: ([row["hint_accuracy"][0]], [row["auc"][0]])  # noqa: E731
+    err = lambda x: [[x[0] - x[1]], [x[2] - x[0]]]  # noqa: E731
+    line = sorted((r for r in rows if r["made_wrong"] is not None), key=lambda r: r["made_wrong"])
+    ax.plot([r["hint_accuracy"][0] for r in line], [r["auc"][0] for r in line], color="k", ls="--",
+            alpha=0.5, label="the oracle made wrong")  # fmt: skip
+    for row in rows:
+        ax.errorbar(*xy(row), xerr=err(row["hint_accuracy"]), yerr=err(row["auc"]), fmt="o",
+                    color=colour(row["arm"]), label=row["arm"], capsize=3)  # fmt: skip
+    if "student_only" in table["summary"]:
+        auc, low, high = table["summary"]["student_only"]["auc"]
+        ax.axhline(auc, color=colour("student_only"), label="student_only (no hints)")
+        ax.axhspan(low, high, alpha=0.2, color=colour("student_only"))
+    ax.set_xlabel("hint accuracy (mean over the evaluations)")
+    ax.set_ylabel("AUC of success")
+    ax.set_title("unpaired intervals; the table pairs them by seed", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def write(table: dict, out_dir) -> None:

@@ -73,3 +73,39 @@ def test_a_table_is_redrawn_from_its_json_alone(tmp_path):
     assert [p["mode"] for p in again["paired"]] == ["oracle"]
     assert (tmp_path / "curves.png").stat().st_size > 10_000
     assert (tmp_path / "table.md").read_text() == curves.markdown(again)
+
+
+def test_the_dose_response_places_teachers_on_the_curve_of_the_oracle_made_wrong(tmp_path):
+    rng = np.random.default_rng(2)
+    base = 0.2 + 0.3 * rng.random((6, 1)) + np.zeros((6, 11))  # seeds differ, shared by arms
+    accuracy = lambda a: np.full((6, 11), a)  # noqa: E731
+    runs = {
+        "student_only": _curve(base),
+        "oracle": _curve(base + 0.3, accuracy(1.0)),
+        "oracle_wrong_0.5": _curve(base + 0.1, accuracy(0.5)),
+        "teacher_frozen": _curve(base + 0.05, np.linspace(0.6, 0.8, 11) + np.zeros((6, 11))),
+    }
+    table = curves.make_table(runs, 0.9, {"env": {"id": "BabyAI-GoToLocal-v0"}}, "cmd")
+    assert table["dose_response"] == []  # without the arms' overrides: the oracle at one rate
+    table["arms"] = {
+        "student_only": {"mode": "student_only"},
+        "oracle": {"mode": "oracle"},
+        "oracle_wrong_0.5": {"mode": "oracle", "feedback.oracle_corruption": 0.5},
+        "teacher_frozen": {"mode": "teacher_frozen"},
+    }
+    rows = {row["arm"]: row for row in curves.summarise(table)["dose_response"]}
+    assert [r["arm"] for r in table["dose_response"]] == ["oracle", "teacher_frozen",
+                                                          "oracle_wrong_0.5"]  # fmt: skip
+    assert (rows["oracle"]["made_wrong"], rows["oracle_wrong_0.5"]["made_wrong"]) == (0.0, 0.5)
+    assert rows["teacher_frozen"]["made_wrong"] is None
+    np.testing.assert_allclose(rows["teacher_frozen"]["hint_accuracy"], 0.7)  # over the run
+    for arm, gain in (("oracle", 0.3), ("oracle_wrong_0.5", 0.1), ("teacher_frozen", 0.05)):
+        np.testing.assert_allclose(rows[arm]["auc_minus_control"], gain, atol=1e-6)  # paired
+    text = curves.markdown(table)
+    assert "| oracle_wrong_0.5 | 0.5 | 0.500 [0.500, 0.500] |" in text
+    assert (
+        "| teacher_frozen | - | 0.700 [0.700, 0.700] |" in text
+        and "**0.050 [0.050, 0.050]**" in text
+    )
+    curves.write(table, tmp_path)  # the figure's third panel draws
+    assert curves.redraw(tmp_path / "table.json")["dose_response"] == table["dose_response"]
