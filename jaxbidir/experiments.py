@@ -109,9 +109,11 @@ EXPERIMENTS = {
          "env.num_envs=16", "run.total_frames=65536", "run.log_every=4",
          "run.checkpoint_every=16", "run.eval_every=8"),
         16,
-        {**_modes("student_only", "oracle", "teacher_frozen", "bidirectional"), **_DOSE_ARMS,
-         **_modes("bidirectional_shuffled"),
-         "oracle_bow": {"mode": "oracle", "student.hint_film": False}},
+        # the oracle's arms first: they need no teacher, so they cost least, and they say
+        # whether a hint can help here at all and how right it must be
+        {**_modes("student_only", "oracle"), **_DOSE_ARMS,
+         "oracle_bow": {"mode": "oracle", "student.hint_film": False},
+         **_modes("teacher_frozen", "bidirectional", "bidirectional_shuffled")},
         # a blind student_only reaches 0.57 (objects reached at random): 0.5 would not separate
         threshold=0.8,
         pairs=(*curves.PAIRS, *_DOSE_PAIRS,
