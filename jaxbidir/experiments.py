@@ -101,7 +101,8 @@ EXPERIMENTS = {
     "gotolocal_blind": Experiment(
         "the first hypothesis where the hint is the student's only goal: a student that does "
         "not see its mission, on GoToLocal; how wrong may hints be (the oracle made wrong); and "
-        "does the student need to ground its hint in the view (FiLM) or is a bag of words enough",
+        "does the student need to ground its hint in the view (FiLM) or is a bag of words enough, "
+        "and does a hint refreshed every 16 steps pay over one every 32",
         "gotolocal",
         # hint_every=16: the hint is the only goal, and an environment whose two hints of a
         # segment are spent (a second reset within it) acts without one until the next segment
@@ -113,11 +114,13 @@ EXPERIMENTS = {
         # whether a hint can help here at all and how right it must be
         {**_modes("student_only", "oracle"), **_DOSE_ARMS,
          "oracle_bow": {"mode": "oracle", "student.hint_film": False},
+         "oracle_every32": {"mode": "oracle", "feedback.hint_every": 32},
          **_modes("teacher_frozen", "bidirectional", "bidirectional_shuffled")},
         # a blind student_only reaches 0.57 (objects reached at random): 0.5 would not separate
         threshold=0.8,
         pairs=(*curves.PAIRS, *_DOSE_PAIRS,
-               ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay")),
+               ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay"),
+               ("oracle", "oracle_every32", "do hints refreshed every 16 steps pay over every 32")),
         wall_time="not yet measured",
     ),
 }  # fmt: skip
