@@ -67,8 +67,7 @@ EXPERIMENTS = {
         "low-rank adapters on one shared copy (bidirectional_lora), learning at every update "
         "or every 4th",
         "paper_40", (), 32,
-        {**_modes(*configs.FEEDBACK_MODES[:-1]),
-         **_LORA_ARMS, **_modes("oracle")},
+        {**_modes(*configs.FEEDBACK_MODES), **_LORA_ARMS},
         pairs=(*curves.PAIRS,
                ("bidirectional_lora", "teacher_frozen", "does a teacher learning as adapters "
                 "beat a frozen one (against the full update's gain)"),
