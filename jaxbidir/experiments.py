@@ -61,6 +61,12 @@ _LORA_ARMS = {
     "bidirectional_lora_lr1e-3_every4": {**_LORA, "teacher.lr": 1e-3, "feedback.teacher_every": 4},
 }
 
+# a student that does not see its mission, so that the hint is its only goal; hint_every=16:
+# an environment whose two hints of a segment are spent (a second reset within it) acts without
+# one until the next segment
+_BLIND = ("student.sees_mission=false", "student.hint_film=true", "feedback.hint_every=16",
+          "env.num_envs=16")  # fmt: skip
+
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
@@ -103,11 +109,8 @@ EXPERIMENTS = {
         "does the student need to ground its hint in the view (FiLM) or is a bag of words enough, "
         "and does a hint refreshed every 16 steps pay over one every 32",
         "gotolocal",
-        # hint_every=16: the hint is the only goal, and an environment whose two hints of a
-        # segment are spent (a second reset within it) acts without one until the next segment
-        ("student.sees_mission=false", "student.hint_film=true", "feedback.hint_every=16",
-         "env.num_envs=16", "run.total_frames=65536", "run.log_every=4",
-         "run.checkpoint_every=16", "run.eval_every=8"),
+        (*_BLIND, "run.total_frames=65536", "run.log_every=4", "run.checkpoint_every=16",
+         "run.eval_every=8"),
         16,
         # the oracle's arms first: they need no teacher, so they cost least, and they say
         # whether a hint can help here at all and how right it must be
@@ -121,6 +124,15 @@ EXPERIMENTS = {
                ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay"),
                ("oracle", "oracle_every32", "do hints refreshed every 16 steps pay over every 32")),
         wall_time="not yet measured",
+    ),
+    "gotolocal_blind_pilot": Experiment(
+        "where does the oracle's hint leave the hint-free blind student on GoToLocal: a few "
+        "seeds, 4x gotolocal_blind's budget (at 65k frames the two do not separate)",
+        "gotolocal",
+        (*_BLIND, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
+         "run.eval_every=16"),
+        4, _modes("student_only", "oracle"), threshold=0.8,
+        wall_time="about 50 min on a 2-core CPU",
     ),
 }  # fmt: skip
 
