@@ -123,7 +123,8 @@ EXPERIMENTS = {
         pairs=(*curves.PAIRS, *_DOSE_PAIRS,
                ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay"),
                ("oracle", "oracle_every32", "do hints refreshed every 16 steps pay over every 32")),
-        wall_time="not yet measured",
+        # at this budget oracle does not separate from student_only (nor at 4x: the pilot)
+        wall_time="18 min an oracle arm on a 2-core CPU; the teachers' arms not yet measured",
     ),
     "gotolocal_blind_pilot": Experiment(
         "where does the oracle's hint leave the hint-free blind student on GoToLocal: a few "
