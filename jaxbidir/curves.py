@@ -183,7 +183,7 @@ def summarise(table: dict) -> dict:
     for mode, control, question in table.get("pairs", PAIRS):
         if mode not in modes or control not in modes:
             continue
-        if len(modes[mode]["seeds"]) != len(modes[control]["seeds"]):
+        if not _same_seeds(modes, mode, control):
             continue  # not the same seeds: no pairing
         differences = {
             name: interval(np.subtract(modes[mode][name], modes[control][name]))
@@ -195,6 +195,11 @@ def summarise(table: dict) -> dict:
         )
     table["dose_response"] = dose_response(table)
     return table
+
+
+def _same_seeds(modes: dict, a: str, b: str) -> bool:
+    """Whether arms `a` and `b` ran on the same seeds, so that they pair."""
+    return len(modes[a]["seeds"]) == len(modes[b]["seeds"])
 
 
 def _made_wrong(table: dict, arm: str) -> float | None:
@@ -212,19 +217,23 @@ def dose_response(table: dict, control: str = "student_only") -> list[dict]:
     Hint accuracy is the mean over the run's evaluations (a learning teacher's changes); the
     AUC is paired by seed against `control`. [] unless the oracle ran at two rates or more."""
     modes = table["modes"]
-    hinted = [a for a, m in modes.items() if m["curve"]["hint_accuracy"] is not None]
-    if sum(_made_wrong(table, a) is not None for a in hinted) < 2:
+    hinted = {
+        arm: _made_wrong(table, arm)
+        for arm, m in modes.items()
+        if m["curve"]["hint_accuracy"] is not None
+    }
+    if sum(wrong is not None for wrong in hinted.values()) < 2:
         return []
     rows = []
-    for arm in hinted:
+    for arm, wrong in hinted.items():
         m = modes[arm]
         row = dict(
             arm=arm,
-            made_wrong=_made_wrong(table, arm),
+            made_wrong=wrong,
             hint_accuracy=interval(np.mean(m["curve"]["hint_accuracy"], axis=1)),
             auc=interval(m["auc"]),
         )
-        if control in modes and len(modes[control]["seeds"]) == len(m["seeds"]):
+        if control in modes and _same_seeds(modes, arm, control):
             row["auc_minus_control"] = interval(np.subtract(m["auc"], modes[control]["auc"]))
         rows.append(row)
     return sorted(rows, key=lambda row: -row["hint_accuracy"][0])
@@ -335,14 +344,14 @@ def figure(table: dict, path_stem):
 def _dose_panel(ax, table: dict, rows: list[dict], colour) -> None:
     """AUC against hint accuracy with both 95% intervals: the oracle made wrong as a line, the
     other hinted arms as points, student_only (no hints) as a band."""
-    xy = lambda row: ([row["hint_accuracy"][0]], [row["auc"][0]])  # noqa: E731
     err = lambda x: [[x[0] - x[1]], [x[2] - x[0]]]  # noqa: E731
     line = sorted((r for r in rows if r["made_wrong"] is not None), key=lambda r: r["made_wrong"])
     ax.plot([r["hint_accuracy"][0] for r in line], [r["auc"][0] for r in line], color="k", ls="--",
             alpha=0.5, label="the oracle made wrong")  # fmt: skip
     for row in rows:
-        ax.errorbar(*xy(row), xerr=err(row["hint_accuracy"]), yerr=err(row["auc"]), fmt="o",
-                    color=colour(row["arm"]), label=row["arm"], capsize=3)  # fmt: skip
+        ax.errorbar(row["hint_accuracy"][0], row["auc"][0], xerr=err(row["hint_accuracy"]),
+                    yerr=err(row["auc"]), fmt="o", color=colour(row["arm"]), label=row["arm"],
+                    capsize=3)  # fmt: skip
     if "student_only" in table["summary"]:
         auc, low, high = table["summary"]["student_only"]["auc"]
         ax.axhline(auc, color=colour("student_only"), label="student_only (no hints)")
