@@ -12,6 +12,9 @@ What is measured, per seed, on the periodic evaluation on fixed episodes (`eval.
 same `run.eval_episodes` levels for every mode, sampled actions, from update 0 on):
 - `final_success`: at the last evaluation; `auc`: the mean of the success curve over the
   evaluations (the area under it, per frame);
+- `auc_return`: the same of the return (1 - 0.9 steps/time limit on success): minigrid's
+  verifiers never fail, so a student that visits every object succeeds as often as one that goes
+  straight to its goal, only later; the return tells them apart;
 - `frames_to_threshold`: the first evaluation at or above `threshold`; a seed that never gets
   there counts as the whole budget (the mean is then a lower bound; `reaching` counts them);
 - `first_hint_accuracy` / `final_hint_accuracy`: the hints asked for the episodes' first states
@@ -47,7 +50,7 @@ PAIRS = (
     ("bidirectional", "teacher_frozen", "does a learning teacher beat a frozen one"),
     ("bidirectional", "bidirectional_shuffled", "what the student's scores teach the teacher"),
 )
-OUTCOMES = ("final_success", "auc", "frames_to_threshold", "final_hint_accuracy")
+OUTCOMES = ("final_success", "auc", "frames_to_threshold", "final_hint_accuracy", "auc_return")
 
 
 def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True, threshold=0.9,
@@ -75,8 +78,8 @@ def run_arm(config: Config, seeds: int, arm_dir, overrides: dict, progress=True)
 
 
 def load(run_dir: Path) -> dict:
-    """{"frames": [U], "success": [S][U], "hint_accuracy": [S][U] or None, "source"} of one
-    run: from its evaluations, else from its training episodes."""
+    """{"frames": [U], "success": [S][U], "hint_accuracy": [S][U] or None, "return": [S][U] or
+    None, "source"} of one run: from its evaluations, else from its training episodes."""
     evaluations = training.read_metrics(run_dir / "eval.jsonl")
     if evaluations:
         per_seed = lambda name: _columns(evaluations, name)  # noqa: E731
@@ -85,6 +88,7 @@ def load(run_dir: Path) -> dict:
             success=per_seed("eval_success"),
             hint_accuracy=per_seed("eval_hint_accuracy"),
             source="evaluation",
+            **{"return": per_seed("eval_return")},
         )
     lines = training.read_metrics(run_dir / "metrics.jsonl")
     if not lines:
@@ -97,6 +101,7 @@ def load(run_dir: Path) -> dict:
         success=smooth.tolist(),
         hint_accuracy=None,
         source="training episodes",
+        **{"return": None},
     )
 
 
@@ -118,6 +123,8 @@ def outcomes(curve: dict, threshold: float) -> dict:
     if curve["hint_accuracy"] is not None:
         accuracy = np.asarray(curve["hint_accuracy"])
         out.update(first_hint_accuracy=accuracy[:, 0], final_hint_accuracy=accuracy[:, -1])
+    if curve.get("return") is not None:  # not in records made before it was evaluated
+        out.update(auc_return=np.mean(curve["return"], 1))
     return {k: [round(float(v), 6) for v in value] for k, value in out.items()}
 
 
@@ -166,6 +173,7 @@ def make_table(
                 frames=[int(f) for f in curve["frames"]],
                 success=curve["success"],
                 hint_accuracy=curve["hint_accuracy"],
+                **{"return": curve.get("return")},
             ),
         }
     return summarise(table)
@@ -247,18 +255,19 @@ def markdown(table: dict) -> str:
         f"{table['env_id']}, {table['frames_per_seed']:,} frames per seed; {table['statistics']}.",
         "",
         f"| mode | seeds | final success | AUC | frames to {threshold} (reached) "
-        "| hint accuracy first -> final | measured on |",
-        "|---|---|---|---|---|---|---|",
+        "| hint accuracy first -> final | return AUC | measured on |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for mode, m in table["modes"].items():
         s = table["summary"][mode]
         acc = "-"
         if "final_hint_accuracy" in s:
             acc = f"{fmt(s['first_hint_accuracy'])} -> {fmt(s['final_hint_accuracy'])}"
+        returns = fmt(s["auc_return"]) if "auc_return" in s else "-"
         out.append(
             f"| {mode} | {len(m['seeds'])} | {fmt(s['final_success'])} | {fmt(s['auc'])} "
             f"| {frames(s['frames_to_threshold'])} ({m['reaching']}/{len(m['seeds'])}) "
-            f"| {acc} | {m['source']} |"
+            f"| {acc} | {returns} | {m['source']} |"
         )
     if table["paired"]:
         out += [
@@ -266,8 +275,8 @@ def markdown(table: dict) -> str:
             "Paired by seed (mode minus control); **bold**: the interval excludes 0.",
             "",
             f"| mode - control | final success | AUC | frames to {threshold} "
-            "| final hint accuracy | question |",
-            "|---|---|---|---|---|---|",
+            "| final hint accuracy | return AUC | question |",
+            "|---|---|---|---|---|---|---|",
         ]
         for pair in table["paired"]:
             d = pair["difference"]
@@ -275,7 +284,7 @@ def markdown(table: dict) -> str:
             out.append(
                 f"| {pair['mode']} - {pair['control']} | {cell('final_success')} "
                 f"| {cell('auc')} | {cell('frames_to_threshold', frames)} "
-                f"| {cell('final_hint_accuracy')} | {pair['question']}? |"
+                f"| {cell('final_hint_accuracy')} | {cell('auc_return')} | {pair['question']}? |"
             )
     if table.get("dose_response"):
         out += [
@@ -315,16 +324,24 @@ def figure(table: dict, path_stem):
     # the same colour for a mode in every figure; other arms after them
     names = [*MODES, *(m for m in table["modes"] if m not in MODES)]
     colour = lambda mode: f"C{names.index(mode) % 10}"  # noqa: E731
-    panels = [(axes[0], "success", "success rate"), (axes[1], "hint_accuracy", "hint accuracy")]
-    for ax, name, label in panels:
+    returns = any(m["curve"].get("return") is not None for m in table["modes"].values())
+    panels = [
+        (axes[0], (("success", "-"), ("return", "--")),
+         "success rate, return (dashed)" if returns else "success rate"),
+        (axes[1], (("hint_accuracy", "-"),), "hint accuracy"),
+    ]  # fmt: skip
+    for ax, lines, label in panels:
         for mode, m in table["modes"].items():
-            values = m["curve"][name]
-            if values is None:
-                continue
-            point, low, high = bootstrap(values)  # per point, [seeds, points] -> [points]
-            frames = m["curve"]["frames"]
-            ax.plot(frames, point, label=mode, color=colour(mode))
-            ax.fill_between(frames, low, high, alpha=0.2, color=colour(mode))
+            for name, style in lines:
+                values = m["curve"].get(name)
+                if values is None:
+                    continue
+                point, low, high = bootstrap(values)  # per point, [seeds, points] -> [points]
+                frames = m["curve"]["frames"]
+                ax.plot(frames, point, style, label=mode if style == "-" else None,
+                        color=colour(mode))  # fmt: skip
+                ax.fill_between(frames, low, high, alpha=0.2 if style == "-" else 0.1,
+                                color=colour(mode))  # fmt: skip
         ax.set_xlabel("frames per seed")
         ax.set_ylabel(label)
         ax.set_ylim(0, 1.02)

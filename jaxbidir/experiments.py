@@ -67,6 +67,12 @@ _LORA_ARMS = {
 _BLIND = ("student.sees_mission=false", "student.hint_film=true", "feedback.hint_every=16",
           "env.num_envs=16")  # fmt: skip
 
+# the control that says whether the budget is the limit: the blind level's student reading its
+# mission (what the oracle's hint restates on GoToLocal), no hints
+_SIGHTED = {"mode": "student_only", "student.sees_mission": True}
+_SIGHTED_PAIR = ("student_sighted", "student_only", "does reading its mission help the student "
+                 "within this budget")  # fmt: skip
+
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
@@ -133,14 +139,24 @@ EXPERIMENTS = {
         (*_BLIND, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
          "run.eval_every=16"),
         4,
-        {**_modes("student_only", "oracle"),
-         # the control that says whether the budget is the limit: the student reading its
-         # mission (what the oracle's hint restates on this level), no hints
-         "student_sighted": {"mode": "student_only", "student.sees_mission": True}},
+        {**_modes("student_only", "oracle"), "student_sighted": _SIGHTED},
         threshold=0.8,
-        pairs=(*curves.PAIRS, ("student_sighted", "student_only", "does reading its mission "
-                               "help the student within this budget")),
+        pairs=(*curves.PAIRS, _SIGHTED_PAIR),
         wall_time="about 35 min on a 2-core CPU (11 min an arm)",
+    ),
+    "gotolocal_blind_pilot_1m": Experiment(
+        "does the goal matter within 1M frames per seed on GoToLocal: the blind student against "
+        "the one that reads its mission (at 262k frames they do not separate), then the oracle",
+        "gotolocal",
+        (*_BLIND, "run.total_frames=1048576", "run.log_every=16", "run.checkpoint_every=64",
+         "run.eval_every=32"),
+        4,
+        {**_modes("student_only"),
+         "student_sighted": _SIGHTED,
+         **_modes("oracle")},
+        threshold=0.8,
+        pairs=(*curves.PAIRS, _SIGHTED_PAIR),
+        wall_time="not yet measured (about 50 min an arm on a 2-core CPU, estimated)",
     ),
 }  # fmt: skip
 

@@ -10,10 +10,10 @@ from jaxbidir import curves
 FRAMES = list(np.arange(0, 11) * 100)  # evaluations at update 0..10, 100 frames per update
 
 
-def _curve(success, accuracy=None):
-    return dict(frames=FRAMES, success=np.asarray(success, float).tolist(),
-                hint_accuracy=None if accuracy is None else np.asarray(accuracy).tolist(),
-                source="evaluation")  # fmt: skip
+def _curve(success, accuracy=None, returns=None):
+    listed = lambda x: None if x is None else np.asarray(x, float).tolist()  # noqa: E731
+    return {"frames": FRAMES, "success": listed(success), "hint_accuracy": listed(accuracy),
+            "return": listed(returns), "source": "evaluation"}  # fmt: skip
 
 
 def test_outcomes_per_seed_and_misses_count_as_the_budget():
@@ -52,6 +52,29 @@ def test_differences_are_paired_by_seed():
     mode = table["modes"]["bidirectional"]
     assert mode["seeds"] == list(range(8)) and len(mode["final_hint_accuracy"]) == 8
     assert table["env_id"] == "BabyAI-GoToLocal-v0" and table["frames_per_seed"] == 1000
+
+
+def test_the_return_tells_a_student_that_goes_straight_from_one_that_wanders(tmp_path):
+    # the same success on every seed; the sighted student gets there in fewer steps
+    success = np.full((6, 11), 0.6)
+    slow = 0.2 + 0.1 * np.random.default_rng(3).random((6, 1)) + np.zeros((6, 11))
+    runs = {"student_only": _curve(success, returns=slow),
+            "student_sighted": _curve(success, returns=slow + 0.15)}  # fmt: skip
+    pairs = (("student_sighted", "student_only", "does reading its mission help"),)
+    table = curves.make_table(runs, 0.8, {"env": {"id": "BabyAI-GoToLocal-v0"}}, "cmd", pairs)
+    (pair,) = table["paired"]
+    assert np.allclose(pair["difference"]["auc"], 0.0)
+    assert np.allclose(pair["difference"]["auc_return"], 0.15)
+    assert np.allclose(table["modes"]["student_only"]["auc_return"], slow[:, 0], atol=1e-6)
+    assert "| **0.150 [0.150, 0.150]** | does reading its mission help? |" in curves.markdown(table)
+    curves.write(table, tmp_path)  # the figure draws the return beside the success
+    assert curves.redraw(tmp_path / "table.json")["paired"] == table["paired"]
+    # a record made before the return was evaluated has none, and says so
+    old = curves.make_table({m: _curve(success) for m in runs}, 0.8, table["config"], "cmd", pairs)
+    assert "auc_return" not in old["paired"][0]["difference"]
+    assert "| student_only | 6 |" in curves.markdown(
+        old
+    ) and "| - | evaluation |" in curves.markdown(old)
 
 
 def test_a_table_is_redrawn_from_its_json_alone(tmp_path):

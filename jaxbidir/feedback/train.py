@@ -182,44 +182,48 @@ def every_few(learn, index, every: int, state):
 
 
 def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):
-    """-> evaluate(state) -> {eval_success, eval_success_greedy[, eval_hint_accuracy]}: the
-    student of `state` on `run.eval_episodes` fixed episodes, one per environment, each played
-    to its end (success or time limit) with sampled and with greedy actions; hints asked as in
-    training, at the start and every `hint_every` steps. The hint accuracy is that of the hints
-    asked for the episodes' first states (the same states at every call)."""
+    """-> evaluate(state) -> {eval_success, eval_return, eval_success_greedy[,
+    eval_hint_accuracy]}: the student of `state` on `run.eval_episodes` fixed episodes, one per
+    environment, each played to its end (success or time limit) with sampled and with greedy
+    actions; hints asked as in training, at the start and every `hint_every` steps. The return
+    (1 - 0.9 steps/time limit on success, else 0) tells a student that goes straight to its goal
+    from one that reaches it by visiting every object: minigrid's verifiers never fail, so both
+    succeed. The hint accuracy is that of the hints asked for the episodes' first states (the
+    same states at every call)."""
     n, every = config.run.eval_episodes, config.feedback.hint_every
     episodes, k_play = fixed_episodes(config, env)
 
     def play(state: RunnerState, greedy: bool):
         def segment(carry, key):
-            ts, finished, succeeded = carry
+            ts = carry[0]
             k_ask, k_steps = jax.random.split(key)
             asked = source.ask(state.mode_state, ts.state, k_ask) if hinted else None
             hint = asked.hint if hinted else None
 
             def step(carry, k):
-                ts, finished, succeeded = carry
+                ts, finished, succeeded, returned = carry
                 obs = ts.observation
                 logits, _, _ = policy(state.params, obs.image, obs.mission, hint)
                 action = jnp.argmax(logits, -1) if greedy else jax.random.categorical(k, logits)
                 nxt = jax.vmap(env.step)(ts, action)
                 succeeded = succeeded | (~finished & nxt.is_termination())
-                return (nxt, finished | nxt.is_done(), succeeded), None
+                returned = returned + jnp.where(finished, 0.0, nxt.reward)
+                return (nxt, finished | nxt.is_done(), succeeded, returned), None
 
             carry, _ = jax.lax.scan(step, carry, jax.random.split(k_steps, every))
             correct = jnp.all(asked.hint == asked.oracle, -1).mean() if hinted else 0.0
             return carry, correct
 
         first, steps = episodes()
-        start = (first, jnp.zeros(n, bool), jnp.zeros(n, bool))
+        start = (first, jnp.zeros(n, bool), jnp.zeros(n, bool), jnp.zeros(n))
         keys = jax.random.split(k_play, -(-steps // every))  # segments enough for every episode
-        (_, _, succeeded), correct = jax.lax.scan(segment, start, keys)
-        return succeeded.mean(), correct[0]
+        (_, _, succeeded, returned), correct = jax.lax.scan(segment, start, keys)
+        return succeeded.mean(), returned.mean(), correct[0]
 
     def evaluate(state: RunnerState) -> dict:
-        success, accuracy = play(state, greedy=False)
-        success_greedy, _ = play(state, greedy=True)
-        out = dict(eval_success=success, eval_success_greedy=success_greedy)
+        success, returned, accuracy = play(state, greedy=False)
+        success_greedy, _, _ = play(state, greedy=True)
+        out = dict(eval_success=success, eval_return=returned, eval_success_greedy=success_greedy)
         if hinted:
             out["eval_hint_accuracy"] = accuracy
         return out
