@@ -119,6 +119,9 @@ class StudentConfig(Checked):
     hidden: int = field(64, above=0)  # actor / critic MLP width
     sees_mission: bool = True  # false: the mission is hidden, a hint is the only goal it gets
     hint_film: bool = False  # the hint FiLM-conditions the convolutions too, beside the mission
+    # each cell of the view gets its own learned embedding, so that where an object lies (ahead,
+    # to the left) survives the max-pool; without it only the padding's edges tell places apart
+    cell_embed: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -68,7 +68,8 @@ def run_arm(config: Config, seeds: int, arm_dir, overrides: dict, progress=True)
     arm_dir = Path(arm_dir)
     cfg = configs.replace(config, **overrides, **{"run.num_seeds": seeds})
     summary, saved = arm_dir / "summary.json", arm_dir / "config.json"
-    if summary.exists() and json.loads(saved.read_text()) == cfg.to_dict():
+    # the saved config as this version reads it (fields added since at their defaults)
+    if summary.exists() and configs.from_dict(json.loads(saved.read_text())) == cfg:
         print(f"{arm_dir.name}: already done in {arm_dir}", flush=True)
     else:
         resume = training.checkpoint_manager(arm_dir).latest_step() is not None

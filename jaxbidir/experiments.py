@@ -70,6 +70,7 @@ _BLIND = ("student.sees_mission=false", "student.hint_film=true", "feedback.hint
 # the control that says whether the budget is the limit: the blind level's student reading its
 # mission (what the oracle's hint restates on GoToLocal), no hints
 _SIGHTED = {"mode": "student_only", "student.sees_mission": True}
+_CELLS = {"student.cell_embed": True}
 _SIGHTED_PAIR = ("student_sighted", "student_only", "does reading its mission help the student "
                  "within this budget")  # fmt: skip
 
@@ -139,9 +140,19 @@ EXPERIMENTS = {
         (*_BLIND, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
          "run.eval_every=16"),
         4,
-        {**_modes("student_only", "oracle"), "student_sighted": _SIGHTED},
+        {**_modes("student_only", "oracle"), "student_sighted": _SIGHTED,
+         # the same with the view's cells embedded (where an object lies survives the pooling)
+         "student_sighted_cells": {**_SIGHTED, **_CELLS},
+         "student_only_cells": {"mode": "student_only", **_CELLS},
+         "oracle_cells": {"mode": "oracle", **_CELLS}},
         threshold=0.8,
-        pairs=(*curves.PAIRS, _SIGHTED_PAIR),
+        pairs=(*curves.PAIRS, _SIGHTED_PAIR,
+               ("student_sighted_cells", "student_sighted", "does the cell embedding speed the "
+                "student that reads its mission"),
+               ("student_sighted_cells", "student_only_cells", "with the cell embedding, does "
+                "reading its mission help within this budget"),
+               ("oracle_cells", "student_only_cells", "with the cell embedding, can the hint "
+                "help")),
         wall_time="about 35 min on a 2-core CPU (11 min an arm)",
     ),
     "gotolocal_blind_pilot_1m": Experiment(

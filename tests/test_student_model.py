@@ -38,6 +38,19 @@ def test_value0_never_sees_the_hint_even_when_the_hint_conditions_the_convolutio
         np.testing.assert_array_equal(model(image, mission, None)[2], value0)
 
 
+def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
+    image, mission, _, _ = _inputs()
+    cfg = config.load(None, {"student.cell_embed": True})
+    model = make_model(cfg, make_env(cfg), jax.random.PRNGKey(1))
+    assert model.cells.embedding[...].shape == (49, cfg.student.embed_dim)
+    m = model.text(mission)
+    with_cells = model.features(image, m, jnp.zeros_like(m))
+    model.cells.embedding[...] = jnp.zeros_like(model.cells.embedding[...])
+    assert not np.allclose(with_cells, model.features(image, m, jnp.zeros_like(m)))
+    default = config.load(None, {})  # off by default: the students trained before have none
+    assert make_model(default, make_env(default), jax.random.PRNGKey(1)).cells is None
+
+
 def test_a_student_that_does_not_see_its_mission():
     from jaxbidir.feedback.train import make_train
 

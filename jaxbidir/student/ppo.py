@@ -47,6 +47,7 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         config.student.channels,
         config.student.hidden,
         hint_film=config.student.hint_film,
+        cell_embed=config.student.cell_embed,
         rngs=nnx.Rngs(key),
     )
 
