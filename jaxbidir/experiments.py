@@ -149,6 +149,8 @@ EXPERIMENTS = {
         pairs=(*curves.PAIRS, _SIGHTED_PAIR,
                ("student_sighted_cells", "student_sighted", "does the cell embedding speed the "
                 "student that reads its mission"),
+               ("student_only_cells", "student_only", "does the cell embedding speed the blind "
+                "student"),
                ("student_sighted_cells", "student_only_cells", "with the cell embedding, does "
                 "reading its mission help within this budget"),
                ("oracle_cells", "student_only_cells", "with the cell embedding, can the hint "
