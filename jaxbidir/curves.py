@@ -170,12 +170,10 @@ def make_table(
             **per_seed,
             "reaching": int(np.sum(np.asarray(curve["success"]).max(1) >= threshold)),
             "source": curve["source"],
-            "curve": dict(
-                frames=[int(f) for f in curve["frames"]],
-                success=curve["success"],
-                hint_accuracy=curve["hint_accuracy"],
-                **{"return": curve.get("return")},
-            ),
+            "curve": {
+                "frames": [int(f) for f in curve["frames"]],
+                **{name: curve.get(name) for name in ("success", "hint_accuracy", "return")},
+            },
         }
     return summarise(table)
 
