@@ -122,6 +122,9 @@ class StudentConfig(Checked):
     # each cell of the view gets its own learned embedding, so that where an object lies (ahead,
     # to the left) survives the max-pool; without it only the padding's edges tell places apart
     cell_embed: bool = False
+    # how the convolutions' 7x7 map becomes one vector: a max over the cells (BabyAI's, which
+    # forgets where a feature was) or the whole map flattened (MiniGrid PPO agents'; keeps where)
+    pool: str = field("max", choices=("max", "flatten"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,6 +71,7 @@ _BLIND = ("student.sees_mission=false", "student.hint_film=true", "feedback.hint
 # mission (what the oracle's hint restates on GoToLocal), no hints
 _SIGHTED = {"mode": "student_only", "student.sees_mission": True}
 _CELLS = {"student.cell_embed": True}
+_FLAT = {"student.pool": "flatten"}
 _SIGHTED_PAIR = ("student_sighted", "student_only", "does reading its mission help the student "
                  "within this budget")  # fmt: skip
 
@@ -144,6 +145,9 @@ EXPERIMENTS = {
          # the same with the view's cells embedded (where an object lies survives the pooling)
          "student_sighted_cells": {**_SIGHTED, **_CELLS},
          "student_only_cells": {"mode": "student_only", **_CELLS},
+         # the same with the whole map flattened for the heads (where survives: no max-pool)
+         "student_sighted_flat": {**_SIGHTED, **_FLAT},
+         "student_only_flat": {"mode": "student_only", **_FLAT},
          "oracle_cells": {"mode": "oracle", **_CELLS}},
         threshold=0.8,
         pairs=(*curves.PAIRS, _SIGHTED_PAIR,
@@ -154,7 +158,13 @@ EXPERIMENTS = {
                ("student_sighted_cells", "student_only_cells", "with the cell embedding, does "
                 "reading its mission help within this budget"),
                ("oracle_cells", "student_only_cells", "with the cell embedding, can the hint "
-                "help")),
+                "help"),
+               ("student_sighted_flat", "student_only_flat", "with the map flattened, does "
+                "reading its mission help within this budget"),
+               ("student_sighted_flat", "student_sighted", "does flattening the map speed the "
+                "student that reads its mission"),
+               ("student_only_flat", "student_only", "does flattening the map speed the blind "
+                "student")),
         wall_time="about 35 min on a 2-core CPU (11 min an arm)",
     ),
     "gotolocal_blind_pilot_1m": Experiment(
@@ -171,6 +181,18 @@ EXPERIMENTS = {
         pairs=(*curves.PAIRS, _SIGHTED_PAIR),
         # student_only and student_sighted: 107 min each, side by side with a third run
         wall_time="about 50 min an arm alone on a 2-core CPU (estimated from 107 min side by side)",
+    ),
+    "gotolocal_probe_3m": Experiment(
+        "how many frames before the student uses its mission on GoToLocal at all: one seed of "
+        "the shipped config (256 environments) to 3M frames, blind and reading its mission "
+        "(sizes the blind ablation; one seed, so no intervals)",
+        "gotolocal",
+        ("student.sees_mission=false", "run.total_frames=3145728", "run.eval_every=16",
+         "run.eval_episodes=64"),
+        1,
+        {**_modes("student_only"), "student_sighted": _SIGHTED},
+        pairs=(),
+        wall_time="not yet measured",
     ),
 }  # fmt: skip
 

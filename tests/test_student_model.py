@@ -51,6 +51,22 @@ def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
     assert make_model(default, make_env(default), jax.random.PRNGKey(1)).cells is None
 
 
+def test_the_flattened_view_is_the_map_the_max_pool_reduces():
+    image, mission, _, _ = _inputs()
+    models = {
+        pool: make_model(cfg, make_env(cfg), jax.random.PRNGKey(1))
+        for pool in ("max", "flatten")
+        for cfg in [config.load(None, {"student.pool": pool})]
+    }  # the same key: the same embeddings and convolutions (the heads come after them)
+    m = models["max"].text(mission)
+    pooled = models["max"].features(image, m, jnp.zeros_like(m))
+    flat = models["flatten"].features(image, m, jnp.zeros_like(m))
+    assert flat.shape == (image.shape[0], 49 * pooled.shape[-1])
+    np.testing.assert_allclose(flat.reshape(image.shape[0], 49, -1).max(1), pooled, rtol=1e-6)
+    logits, value, value0 = models["flatten"](image, mission, None)
+    assert logits.shape == (image.shape[0], 7) and value.shape == value0.shape == (image.shape[0],)
+
+
 def test_a_student_that_does_not_see_its_mission():
     from jaxbidir.feedback.train import make_train
 

@@ -1,7 +1,7 @@
 """The student: a BabyAI-style actor-critic in Flax NNX.
 
     image u8[B,7,7,3] --bag-of-codes embedding (+ cell embedding)--> conv 3x3 --FiLM(mission)-->
-        conv 3x3 --FiLM(mission)--> max-pool --> h f32[B,C]
+        conv 3x3 --FiLM(mission)--> max-pool --> h f32[B,C]   (or flattened: h f32[B,49*C])
     mission i32[B,L] --text encoder--> m f32[B,D]           (conditions the convolutions)
     hint    i32[B,K] --text encoder--> g f32[B,D]           (zeros for no hint)
     actor(h, g) -> logits f32[B,7];  critic(h, g) -> value f32[B];  critic0(h) -> value0 f32[B]
@@ -12,7 +12,9 @@ same returns. With `hint_film`, the convolutions are FiLM-conditioned on [m, g],
 then reads a second pass with g = 0, which keeps it hint-free (twice the convolution cost).
 The max-pool forgets where in the view a feature was; with `cell_embed` every one of the 7x7
 cells adds its own learned embedding to its codes, so "the red key, ahead to the left" survives
-it (BabyAI's LSTM, which we do not have, can make up for this over steps).
+it (BabyAI's LSTM, which we do not have, can make up for this over steps); with
+`pool="flatten"` there is no max-pool: the heads read the whole 7x7 map, as MiniGrid's usual
+PPO agents do.
 
 The text encoder is a bag of positioned words (word + position embeddings, a per-token layer,
 masked mean and max) rather than BabyAI's GRU: missions are short and fixed in form, and a
@@ -108,29 +110,32 @@ class ActorCritic(nnx.Module):
         hidden: int = 64,
         hint_film: bool = False,
         cell_embed: bool = False,
+        pool: str = "max",
         *,
         rngs: nnx.Rngs,
     ):
         self.hint_film = hint_film
+        self.flatten = pool == "flatten"
         self.codes = nnx.Embed(_NUM_CODES, embed_dim, rngs=rngs)
         self.cells = nnx.Embed(C.VIEW * C.VIEW, embed_dim, rngs=rngs) if cell_embed else None
         self.text = TextEncoder(vocab_size, max(mission_length, hint_length), embed_dim, rngs=rngs)
         cond = 2 * embed_dim if hint_film else embed_dim
         self.conv1 = FiLMConv(embed_dim, channels, cond, rngs=rngs)
         self.conv2 = FiLMConv(channels, channels, cond, rngs=rngs)
-        self.actor = _head(channels + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
-        self.critic = _head(channels + embed_dim, hidden, 1, 1.0, rngs)
-        self.critic0 = _head(channels, hidden, 1, 1.0, rngs)
+        view = channels * (C.VIEW * C.VIEW if self.flatten else 1)
+        self.actor = _head(view + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
+        self.critic = _head(view + embed_dim, hidden, 1, 1.0, rngs)
+        self.critic0 = _head(view, hidden, 1, 1.0, rngs)
 
     def features(self, image: jax.Array, m: jax.Array, g: jax.Array) -> jax.Array:
-        """f32[B, channels]: the view read in the light of the mission's encoding m f32[B,D]
-        (and, with `hint_film`, of the hint's g f32[B,D])."""
+        """f32[B, channels] (f32[B, 49 * channels] flattened): the view read in the light of
+        the mission's encoding m f32[B,D] (and, with `hint_film`, of the hint's g f32[B,D])."""
         x = lookup(self.codes, image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
         if self.cells is not None:
             x = x + self.cells.embedding[...].reshape(*x.shape[-3:])
         cond = jnp.concatenate([m, g], -1) if self.hint_film else m
         x = self.conv2(self.conv1(x, cond), cond)
-        return x.max((-3, -2))
+        return x.reshape(*x.shape[:-3], -1) if self.flatten else x.max((-3, -2))
 
     def __call__(self, image, mission, hint=None):
         """-> (logits f32[B,7], value f32[B], value0 f32[B]). `hint` i32[B,K] or None."""

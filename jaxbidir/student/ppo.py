@@ -48,6 +48,7 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         config.student.hidden,
         hint_film=config.student.hint_film,
         cell_embed=config.student.cell_embed,
+        pool=config.student.pool,
         rngs=nnx.Rngs(key),
     )
 
