@@ -192,7 +192,8 @@ EXPERIMENTS = {
         1,
         {**_modes("student_only"), "student_sighted": _SIGHTED},
         pairs=(),
-        wall_time="not yet measured",
+        # 5 min per 262k frames alone; the two arms ran side by side with other work
+        wall_time="about 2 h on a 2-core CPU (1 h an arm alone)",
     ),
 }  # fmt: skip
 
