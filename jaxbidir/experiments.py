@@ -70,10 +70,33 @@ _BLIND = ("student.sees_mission=false", "student.hint_film=true", "feedback.hint
 # the control that says whether the budget is the limit: the blind level's student reading its
 # mission (what the oracle's hint restates on GoToLocal), no hints
 _SIGHTED = {"mode": "student_only", "student.sees_mission": True}
-_CELLS = {"student.cell_embed": True}
-_FLAT = {"student.pool": "flatten"}
 _SIGHTED_PAIR = ("student_sighted", "student_only", "does reading its mission help the student "
                  "within this budget")  # fmt: skip
+
+
+def _student_variant(suffix: str, overrides: dict, change: str, changed: str):
+    """Both students (blind and reading its mission) with a change to the network (`overrides`),
+    as arms `student_sighted_<suffix>`, `student_only_<suffix>`, and their pairs: does the change
+    speed each student, and with it, does reading its mission help."""
+    sighted, blind = f"student_sighted_{suffix}", f"student_only_{suffix}"
+    arms = {sighted: {**_SIGHTED, **overrides}, blind: {"mode": "student_only", **overrides}}
+    pairs = (
+        (sighted, "student_sighted", f"does {change} speed the student that reads its mission"),
+        (blind, "student_only", f"does {change} speed the blind student"),
+        (sighted, blind, f"{changed}, does reading its mission help within this budget"),
+    )
+    return arms, pairs
+
+
+_CELLS = {"student.cell_embed": True}
+# the view's cells embedded (where an object lies survives the pooling); the whole map flattened
+# for the heads (where survives: no max-pool)
+_CELLS_ARMS, _CELLS_PAIRS = _student_variant(
+    "cells", _CELLS, "the cell embedding", "with the cell embedding"
+)
+_FLAT_ARMS, _FLAT_PAIRS = _student_variant(
+    "flat", {"student.pool": "flatten"}, "flattening the map", "with the map flattened"
+)
 
 EXPERIMENTS = {
     "paper_40": Experiment(
@@ -142,29 +165,12 @@ EXPERIMENTS = {
          "run.eval_every=16"),
         4,
         {**_modes("student_only", "oracle"), "student_sighted": _SIGHTED,
-         # the same with the view's cells embedded (where an object lies survives the pooling)
-         "student_sighted_cells": {**_SIGHTED, **_CELLS},
-         "student_only_cells": {"mode": "student_only", **_CELLS},
-         # the same with the whole map flattened for the heads (where survives: no max-pool)
-         "student_sighted_flat": {**_SIGHTED, **_FLAT},
-         "student_only_flat": {"mode": "student_only", **_FLAT},
-         "oracle_cells": {"mode": "oracle", **_CELLS}},
+         **_CELLS_ARMS, **_FLAT_ARMS, "oracle_cells": {"mode": "oracle", **_CELLS}},
         threshold=0.8,
-        pairs=(*curves.PAIRS, _SIGHTED_PAIR,
-               ("student_sighted_cells", "student_sighted", "does the cell embedding speed the "
-                "student that reads its mission"),
-               ("student_only_cells", "student_only", "does the cell embedding speed the blind "
-                "student"),
-               ("student_sighted_cells", "student_only_cells", "with the cell embedding, does "
-                "reading its mission help within this budget"),
+        pairs=(*curves.PAIRS, _SIGHTED_PAIR, *_CELLS_PAIRS,
                ("oracle_cells", "student_only_cells", "with the cell embedding, can the hint "
                 "help"),
-               ("student_sighted_flat", "student_only_flat", "with the map flattened, does "
-                "reading its mission help within this budget"),
-               ("student_sighted_flat", "student_sighted", "does flattening the map speed the "
-                "student that reads its mission"),
-               ("student_only_flat", "student_only", "does flattening the map speed the blind "
-                "student")),
+               *_FLAT_PAIRS),
         wall_time="about 35 min on a 2-core CPU (11 min an arm)",
     ),
     "gotolocal_blind_pilot_1m": Experiment(
