@@ -42,6 +42,7 @@ FEEDBACK_MODES = (
     "bidirectional_shuffled",  # control: the same update, scores shuffled among the hints
     "oracle",  # the oracle's subgoal: the upper bound
 )
+HINT_CHANNELS = ("input", "action_prior")  # how a hint reaches the student (feedback/channels.py)
 MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
 
 
@@ -154,7 +155,19 @@ class FeedbackConfig(Checked):
     # student updates per teacher update: a learning teacher learns from the scores of every
     # k-th update only (its cost falls about k-fold; the other updates' scores go unused)
     teacher_every: int = field(1, above=0)
-    oracle_corruption: float = field(0.0, min=0, max=1)  # oracle hints made wrong (one word)
+    oracle_corruption: float = field(0.0, min=0, max=1)  # oracle hints made wrong
+    # how the oracle's hint is made wrong: one colour or type word swapped ("word"; it may name
+    # an object that is not there), or the object named swapped for another one present
+    # ("present": following it is plausible, and wrong)
+    wrong_hints: str = field("word", choices=("word", "present"))
+    # how a hint reaches the student (feedback/channels.py): as text it reads ("input"), and
+    # also as the executor's action its loss is pulled toward ("action_prior"); modes without
+    # hints (student_only) have nothing to carry
+    channel: str = field("input", choices=HINT_CHANNELS)
+    prior_coef: float = field(10.0, min=0)  # action_prior: the cross-entropy's weight at first,
+    prior_floor: float = field(0.1, min=0)  # ... at the end of its linear decay,
+    prior_decay: float = field(0.5, above=0, max=1)  # ... which takes this fraction of the run;
+    prior_off: float = field(1.0, above=0, max=1)  # from this fraction on it is 0 (1: never)
 
 
 @dataclasses.dataclass(frozen=True)

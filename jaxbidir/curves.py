@@ -18,7 +18,11 @@ same `run.eval_episodes` levels for every mode, sampled actions, from update 0 o
 - `frames_to_threshold`: the first evaluation at or above `threshold`; a seed that never gets
   there counts as the whole budget (the mean is then a lower bound; `reaching` counts them);
 - `first_hint_accuracy` / `final_hint_accuracy`: the hints asked for the episodes' first states
-  equal to the oracle's subgoal, at update 0 (before any teacher update) and at the end.
+  equal to the oracle's subgoal, at update 0 (before any teacher update) and at the end;
+- `score_gap` / `score_auc`: what the student's scores of the hints it acted on in training say
+  about them (`feedback.hints.score_separation`: correct minus wrong, and the ROC AUC of the
+  score as a detector of a correct hint, 0.5 chance), the mean over the updates that had both
+  kinds; only in arms whose every seed had some wrong hints.
 A run without evaluations (mode glam, `run.eval_every=0`) falls back to the success of the
 training episodes (a 3-update moving mean), which favours short successful episodes.
 
@@ -50,7 +54,16 @@ PAIRS = (
     ("bidirectional", "teacher_frozen", "does a learning teacher beat a frozen one"),
     ("bidirectional", "bidirectional_shuffled", "what the student's scores teach the teacher"),
 )
-OUTCOMES = ("final_success", "auc", "frames_to_threshold", "final_hint_accuracy", "auc_return")
+OUTCOMES = (
+    "final_success",
+    "auc",
+    "frames_to_threshold",
+    "final_hint_accuracy",
+    "auc_return",
+    "score_gap",
+    "score_auc",
+)
+SCORES = {"score_gap": "hint_score_gap", "score_auc": "hint_score_auc"}  # outcome: metric
 
 
 def run(config: Config, seeds: int, out_dir, modes=FEEDBACK_MODES, progress=True, threshold=0.9,
@@ -82,6 +95,8 @@ def load(run_dir: Path) -> dict:
     """{"frames": [U], "success": [S][U], "hint_accuracy": [S][U] or None, "return": [S][U] or
     None, "source"} of one run: from its evaluations, else from its training episodes."""
     evaluations = training.read_metrics(run_dir / "eval.jsonl")
+    lines = training.read_metrics(run_dir / "metrics.jsonl")
+    scores = {name: _run_mean(lines, metric) for name, metric in SCORES.items()}
     if evaluations:
         per_seed = lambda name: _columns(evaluations, name)  # noqa: E731
         return dict(
@@ -90,8 +105,8 @@ def load(run_dir: Path) -> dict:
             hint_accuracy=per_seed("eval_hint_accuracy"),
             source="evaluation",
             **{"return": per_seed("eval_return")},
+            **scores,
         )
-    lines = training.read_metrics(run_dir / "metrics.jsonl")
     if not lines:
         raise FileNotFoundError(f"no evaluations or metrics in {run_dir}: has it run?")
     success = np.array(_columns(lines, "success_rate"))
@@ -103,6 +118,7 @@ def load(run_dir: Path) -> dict:
         hint_accuracy=None,
         source="training episodes",
         **{"return": None},
+        **scores,
     )
 
 
@@ -110,6 +126,18 @@ def _columns(lines, name):
     """[S][U] of a per-seed figure from JSON lines; None when it is not recorded."""
     key = f"{name}_per_seed"
     return np.array([line[key] for line in lines]).T.tolist() if key in lines[0] else None
+
+
+def _run_mean(lines, name):
+    """[S]: a per-seed training figure averaged over the updates where it is defined (not NaN);
+    None when it is not recorded, or some seed never had it."""
+    columns = _columns(lines, name) if lines else None
+    if columns is None:
+        return None
+    values = np.asarray(columns, float)
+    if np.isnan(values).all(1).any():
+        return None
+    return np.nanmean(values, 1).tolist()
 
 
 def outcomes(curve: dict, threshold: float) -> dict:
@@ -126,6 +154,7 @@ def outcomes(curve: dict, threshold: float) -> dict:
         out.update(first_hint_accuracy=accuracy[:, 0], final_hint_accuracy=accuracy[:, -1])
     if curve.get("return") is not None:  # not in records made before it was evaluated
         out.update(auc_return=np.mean(curve["return"], 1))
+    out.update({name: curve[name] for name in SCORES if curve.get(name) is not None})
     return {k: [round(float(v), 6) for v in value] for k, value in out.items()}
 
 
@@ -172,7 +201,10 @@ def make_table(
             "source": curve["source"],
             "curve": {
                 "frames": [int(f) for f in curve["frames"]],
-                **{name: curve.get(name) for name in ("success", "hint_accuracy", "return")},
+                **{
+                    name: curve.get(name)
+                    for name in ("success", "hint_accuracy", "return", *SCORES)
+                },
             },
         }
     return summarise(table)
@@ -254,8 +286,9 @@ def markdown(table: dict) -> str:
         f"{table['env_id']}, {table['frames_per_seed']:,} frames per seed; {table['statistics']}.",
         "",
         f"| mode | seeds | final success | AUC | frames to {threshold} (reached) "
-        "| hint accuracy first -> final | return AUC | measured on |",
-        "|---|---|---|---|---|---|---|---|",
+        "| hint accuracy first -> final | return AUC | score of correct - wrong hints "
+        "(its ROC AUC) | measured on |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, m in table["modes"].items():
         s = table["summary"][mode]
@@ -263,10 +296,11 @@ def markdown(table: dict) -> str:
         if "final_hint_accuracy" in s:
             acc = f"{fmt(s['first_hint_accuracy'])} -> {fmt(s['final_hint_accuracy'])}"
         returns = fmt(s["auc_return"]) if "auc_return" in s else "-"
+        scores = f"{fmt(s['score_gap'])} ({fmt(s['score_auc'])})" if "score_gap" in s else "-"
         out.append(
             f"| {mode} | {len(m['seeds'])} | {fmt(s['final_success'])} | {fmt(s['auc'])} "
             f"| {frames(s['frames_to_threshold'])} ({m['reaching']}/{len(m['seeds'])}) "
-            f"| {acc} | {returns} | {m['source']} |"
+            f"| {acc} | {returns} | {scores} | {m['source']} |"
         )
     if table["paired"]:
         out += [

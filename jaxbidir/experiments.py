@@ -98,6 +98,11 @@ _FLAT_ARMS, _FLAT_PAIRS = _student_variant(
     "flat", {"student.pool": "flatten"}, "flattening the map", "with the map flattened"
 )
 
+# the hint reaches the student's actions: the executor's action for it pulls the student's loss
+# (LLM4Teach's action prior); wrong hints name another object that is there
+_PRIOR = ("feedback.channel=action_prior", "feedback.wrong_hints=present", "feedback.hint_every=16",
+          "student.hint_film=true", "student.cell_embed=true", "env.num_envs=16")  # fmt: skip
+
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
@@ -200,6 +205,24 @@ EXPERIMENTS = {
         pairs=(),
         # 5 min per 262k frames alone; the two arms ran side by side with other work
         wall_time="about 2 h on a 2-core CPU (1 h an arm alone)",
+    ),
+    "gotolocal_prior_pilot": Experiment(
+        "does a hint that reaches the student's actions (the action prior) make it learn "
+        "faster on GoToLocal within 262k frames, do wrong hints (half of them) land between, "
+        "and do the student's scores then tell right hints from wrong; the same hints as text "
+        "only (channel input) as the control of the channel",
+        "gotolocal",
+        (*_PRIOR, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
+         "run.eval_every=16"),
+        4,
+        {**_modes("oracle", "student_only"), "oracle_wrong_0.5": _DOSE_ARMS["oracle_wrong_0.5"],
+         "oracle_input": {"mode": "oracle", "feedback.channel": "input"}},
+        threshold=0.8,
+        pairs=(*curves.PAIRS, _DOSE_PAIRS[1],
+               ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
+               ("oracle", "oracle_input", "does the action prior carry the hint where text "
+                "alone does not")),
+        wall_time="not yet measured",
     ),
 }  # fmt: skip
 

@@ -36,7 +36,14 @@ from jaxbidir import distributed, feedback, glam, nonfinite
 from jaxbidir.config import Config, flatten
 from jaxbidir.runner import Trainer
 
-PER_SEED = ("success_rate", "episode_return", "episodes", "hint_accuracy")
+PER_SEED = (
+    "success_rate",
+    "episode_return",
+    "episodes",
+    "hint_accuracy",
+    "hint_score_gap",
+    "hint_score_auc",
+)
 
 
 def make_train(config: Config) -> Trainer:
@@ -332,12 +339,13 @@ def _keep_until(path: Path, done: int) -> list[dict]:
 
 def _append(path: Path, writer, lines: list[dict], not_scalars=("update",)):
     """Append JSON `lines` to `path`, and their scalars (but `not_scalars`) to TensorBoard
-    against frames."""
+    against frames; a NaN (a figure not defined at that update, e.g. the score gap of an update
+    without wrong hints) goes to the JSON only."""
     with path.open("a") as log:
         for line in lines:
             log.write(json.dumps(line) + "\n")
             for name, value in line.items():
-                if not isinstance(value, list) and name not in not_scalars:
+                if not isinstance(value, list) and name not in not_scalars and value == value:
                     writer.add_scalar(name, value, line["frames"])
 
 

@@ -160,7 +160,9 @@ def test_hint_scores_telescope_to_the_segment_returns():
     from jaxbidir.student import Rollout
 
     slot = slot.at[2, 1].set(0)  # the ignored step still carries the first hint's slot
-    rows = Rollout(fill, fill, fill, slot, fill, fill, fill, value0, reward, done, done, valid)
+    rows = Rollout(image=fill, mission=fill, hint=fill, slot=slot, action=fill, log_prob=fill,
+                   value=fill, value0=value0, reward=reward, done=done, terminated=done,
+                   valid=valid, prior_action=fill, prior_known=fill)  # fmt: skip
     last = jnp.array([0.0, 2.0])
     score, used = hints.hint_scores(rows, last, g, 3)
     # env 0, segment 0: 0 + g*0 + g^2*0 + g^3 V0(s3) - V0(s0)
@@ -281,3 +283,31 @@ def test_the_greedy_teacher_gives_its_most_likely_hint_whatever_the_key():
     np.testing.assert_array_equal(one.hint, other.hint)
     sampled = sources.make_source(config.replace(cfg, mode="teacher_frozen"), env)
     assert not np.array_equal(jax.jit(sampled.ask)(None, states, jax.random.key(1)).hint, one.hint)
+
+
+def _pairwise_auc(score, right, wrong):
+    """The ROC AUC by every (correct, wrong) pair: the definition score_separation computes."""
+    a, b = score[right][:, None], score[wrong][None, :]
+    return ((a > b) + 0.5 * (a == b)).mean()
+
+
+def test_score_separation_is_chance_when_scores_ignore_the_hint_and_near_one_when_they_know():
+    rng = np.random.default_rng(0)
+    n = 4000
+    correct = rng.random(n) < 0.6
+    used = rng.random(n) < 0.9
+    blind = rng.normal(size=n)  # scores that know nothing of the hint
+    knowing = correct + 0.1 * rng.normal(size=n)  # correct hints score about 1 more
+    tied = np.round(rng.normal(size=n))  # many ties, against the pairwise definition
+    sep = lambda s: hints.score_separation(jnp.asarray(s), jnp.asarray(used), jnp.asarray(correct))  # noqa: E731
+    right, wrong = used & correct, used & ~correct
+    assert abs(float(sep(blind)["hint_score_auc"]) - 0.5) < 0.03
+    assert abs(float(sep(blind)["hint_score_gap"])) < 0.1
+    assert float(sep(knowing)["hint_score_auc"]) > 0.99
+    assert abs(float(sep(knowing)["hint_score_gap"]) - 1.0) < 0.02
+    assert float(sep(np.zeros(n))["hint_score_auc"]) == 0.5  # all tied: exactly chance
+    for s in (blind, knowing, tied):
+        np.testing.assert_allclose(float(sep(s)["hint_score_auc"]), _pairwise_auc(s, right, wrong),
+                                   rtol=1e-5)  # fmt: skip
+    only_right = hints.score_separation(jnp.asarray(blind), jnp.asarray(used), jnp.ones(n, bool))
+    assert np.isnan(only_right["hint_score_gap"]) and np.isnan(only_right["hint_score_auc"])

@@ -102,3 +102,19 @@ def test_a_bot_following_the_oracle_solves_the_level(env_id):
         solved += bool(ts.is_termination())
     allowed = ALLOWED_FAILURES.get(env_id, 0)
     assert solved >= EPISODES - allowed, f"{env_id}: the oracle's bot solved {solved}/{EPISODES}"
+
+
+def test_a_wrong_hint_names_another_object_that_is_there():
+    from jaxbidir.envs import executor
+    from jaxbidir.feedback import hints
+
+    env = envs.make("BabyAI-GoToLocal-v0")
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(3), 64)).state
+    asked = hints.ask_oracle(states, jax.random.PRNGKey(0), corruption=1.0, present=True)
+    grid = np.asarray(states.grid)
+    for i in range(64):
+        hint, right = L.decode(asked.hint[i]), L.decode(asked.oracle[i])
+        assert hint != right and hint.split()[:3] == right.split()[:3], (hint, right)
+        assert _cells(grid[i], *hint.split()[-2:]), f"{hint!r} names an object that is not there"
+    _, known = jax.vmap(executor.act)(states, asked.hint)
+    assert bool(known.all()), "the executor can follow every wrong hint"

@@ -15,6 +15,7 @@ names the right object but the nearest-object reading finds the twin (about 1 Pi
 in 20).
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -91,3 +92,27 @@ def subgoal(state: State, length: int = HINT_LENGTH) -> jnp.ndarray:
     hints = [go_to, put_next, drop, pick_up, open_]
     table = jnp.stack([jnp.pad(h, (0, 9 - h.shape[0])) for h in hints])
     return L.compact(table[choice], length)
+
+
+_NAMEABLE = np.array([C.DOOR, C.KEY, C.BALL, C.BOX])
+
+
+def other_object(state: State, hint: jnp.ndarray, key) -> jnp.ndarray:
+    """i32[K]: `hint` with the object it names last ("the <colour> <type>") swapped for another
+    object present in `state`, drawn at random among those of another colour or type: a wrong
+    hint that a student can follow, to the wrong place. Unchanged when the hint names no object
+    ("drop") or nothing else is there."""
+    grid = state.grid
+    colour_word, type_word = jnp.asarray(L.COLOUR_WORD), jnp.asarray(L.TYPE_WORD)
+    index = jnp.arange(hint.shape[0])
+    at_type = jnp.argmax(jnp.where(jnp.isin(hint, type_word[_NAMEABLE]), index, -1))
+    at_colour = jnp.argmax(jnp.where(jnp.isin(hint, colour_word), index, -1))
+    cell_type, cell_colour = type_word[grid[..., 0]], colour_word[grid[..., 1]]
+    other = jnp.isin(grid[..., 0], _NAMEABLE) & (
+        (cell_type != hint[at_type]) | (cell_colour != hint[at_colour])
+    )
+    pick = jnp.argmax(jnp.where(other, jax.random.uniform(key, other.shape), -1.0).ravel())
+    x, y = pick // grid.shape[1], pick % grid.shape[1]
+    swapped = hint.at[at_type].set(cell_type[x, y]).at[at_colour].set(cell_colour[x, y])
+    names_one = jnp.isin(hint, type_word[_NAMEABLE]).any() & jnp.isin(hint, colour_word).any()
+    return jnp.where(names_one & other.any(), swapped, hint)

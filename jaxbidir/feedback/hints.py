@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from jaxbidir import envs
 from jaxbidir.envs.language import wrong_word
+from jaxbidir.envs.oracle import other_object
 from jaxbidir.student import Rollout
 from jaxbidir.teacher import Bridge, generate
 
@@ -74,15 +75,20 @@ def next_slot(slot: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.minimum(slot + ~valid, NO_HINT_SLOT)
 
 
-def ask_oracle(states: envs.State, key=None, corruption: float = 0.0) -> Asked:
+def ask_oracle(states: envs.State, key=None, corruption: float = 0.0, present=False) -> Asked:
     """The oracle's subgoals as the hints; with `corruption` > 0, that fraction of them (at
-    random) made wrong in one word of the same kind, a colour or an object type
-    (`envs.language.wrong_word`; a hint with neither stays right)."""
+    random) made wrong: in one word of the same kind, a colour or an object type
+    (`envs.language.wrong_word`), or with `present` naming another object that is there
+    (`envs.oracle.other_object`); a hint that names no object stays right."""
     oracle = jax.vmap(envs.subgoal)(states)
     hint = oracle
     if corruption:
         k_which, k_word = jax.random.split(key)
-        wrong = jax.vmap(wrong_word)(oracle, jax.random.split(k_word, oracle.shape[0]))
+        keys = jax.random.split(k_word, oracle.shape[0])
+        if present:
+            wrong = jax.vmap(other_object)(states, oracle, keys)
+        else:
+            wrong = jax.vmap(wrong_word)(oracle, keys)
         replace = jax.random.uniform(k_which, oracle.shape[:1]) < corruption
         hint = jnp.where(replace[:, None], wrong, oracle)
     return Asked(hint, oracle, None, None, None, None)
@@ -128,8 +134,9 @@ def score_rows(rows: Rollout, last_value0, gamma: float, hint_every: int):
 
 def hint_metrics(rows: Rollout, asked: Asked, score, used) -> dict:
     """The hints' mean score, its spread (what the reward weights' `beta` is measured against)
-    and their accuracy (equal to the oracle's subgoal) over those acted on, and the fraction of
-    valid steps acted on with a hint."""
+    and their accuracy (equal to the oracle's subgoal) over those acted on, how well the scores
+    tell right hints from wrong (`score_separation`), and the fraction of valid steps acted on
+    with a hint."""
     n_used = jnp.maximum(used.sum(), 1)
     correct = jnp.all(asked.hint == asked.oracle, -1)
     mean = jnp.where(used, score, 0.0).sum() / n_used
@@ -137,8 +144,30 @@ def hint_metrics(rows: Rollout, asked: Asked, score, used) -> dict:
         hint_score=mean,
         hint_score_std=jnp.sqrt(jnp.where(used, (score - mean) ** 2, 0.0).sum() / n_used),
         hint_accuracy=(correct & used).sum() / n_used,
+        **score_separation(score, used, correct),
         hinted=((rows.slot < NO_HINT_SLOT) & rows.valid).sum() / jnp.maximum(rows.valid.sum(), 1),
     )
+
+
+def score_separation(score, used, correct) -> dict:
+    """What the student's scores say about the hints, over those acted on (`used`):
+    `hint_score_gap`, the mean score of the correct hints minus that of the wrong ones, and
+    `hint_score_auc`, the ROC AUC of the score as a detector of a correct hint (the chance that
+    a correct hint outscores a wrong one, ties counting half; 0.5: the scores say nothing).
+    Both NaN when no correct or no wrong hint was acted on. Arrays of any one shape; the AUC by
+    sorting (Mann-Whitney), O(n log n), so it stays cheap for thousands of hints."""
+    score, right, wrong = score.ravel(), (used & correct).ravel(), (used & ~correct).ravel()
+    n_right, n_wrong = right.sum(), wrong.sum()
+    mean_of = lambda where, n: jnp.where(where, score, 0.0).sum() / jnp.maximum(n, 1)  # noqa: E731
+    wrong_sorted = jnp.sort(jnp.where(wrong, score, jnp.inf))  # the wrong ones first
+    below = jnp.searchsorted(wrong_sorted, score, side="left")
+    tied = jnp.searchsorted(wrong_sorted, score, side="right") - below
+    wins = jnp.where(right, below + 0.5 * tied, 0.0).sum()
+    either = (n_right > 0) & (n_wrong > 0)
+    gap = mean_of(right, n_right) - mean_of(wrong, n_wrong)
+    auc = wins / jnp.maximum(n_right * n_wrong, 1)
+    return dict(hint_score_gap=jnp.where(either, gap, jnp.nan),
+                hint_score_auc=jnp.where(either, auc, jnp.nan))  # fmt: skip
 
 
 def hint_scores(rows: Rollout, last_value0, gamma: float, hint_every: int):

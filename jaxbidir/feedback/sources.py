@@ -4,7 +4,8 @@
     mode                     hints                                  learns
     student_only             none                                   -
     oracle                   the oracle's subgoal (a fraction made  -
-                             wrong: feedback.oracle_corruption)
+                             wrong: feedback.oracle_corruption,
+                             how: feedback.wrong_hints)
     teacher_frozen           the initial teacher, sampled           -
     teacher_greedy           the initial teacher, most likely hint  -
     bidirectional            the teacher, sampled                   from the student's scores
@@ -56,10 +57,10 @@ def no_hints(config: Config, env: envs.Environment) -> HintSource:
 
 def oracle(config: Config, env: envs.Environment) -> HintSource:
     """The oracle's subgoals, a fraction `feedback.oracle_corruption` of them made wrong."""
-    corruption = config.feedback.oracle_corruption
+    corruption, present = config.feedback.oracle_corruption, config.feedback.wrong_hints
 
     def ask(_, states, key):
-        return hints.ask_oracle(states, key, corruption)
+        return hints.ask_oracle(states, key, corruption, present == "present")
 
     return HintSource(ask, _nothing, _no_learning)
 

@@ -44,6 +44,7 @@ from jaxbidir.student.ppo import (
 )
 
 from . import hints
+from .channels import make_channel
 from .sources import make_source
 
 
@@ -62,6 +63,8 @@ def make_train(config: Config) -> Trainer:
     env = make_env(config)
     source = make_source(config, env)
     hinted = source.ask is not None
+    channel = make_channel(config)
+    prior = channel.label if hinted else None  # without hints a channel has nothing to carry
     graphdef = nnx.split(nnx.eval_shape(lambda: make_model(config, env, jax.random.key(0))))[0]
     n_env, n_steps, every, teacher_every = (
         config.env.num_envs,
@@ -104,11 +107,18 @@ def make_train(config: Config) -> Trainer:
                 logits, value, value0 = policy(params, image, mission, hint)
                 action = jax.random.categorical(k, logits)
                 log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
+                if prior is None:
+                    prior_action, prior_known = jnp.zeros_like(action), jnp.zeros(n_env, bool)
+                else:  # the action that carries out the hint in force, from the state
+                    prior_action, prior_known = prior(ts.state, hint)
                 nxt = jax.vmap(env.step)(ts, action)
                 valid = ~ts.is_done()
-                row = Rollout(image, mission, no_hint if hint is None else hint, slot, action,
-                              log_prob, value, value0, nxt.reward, nxt.is_done(),
-                              nxt.is_termination(), valid)  # fmt: skip
+                row = Rollout(
+                    image=image, mission=mission, hint=no_hint if hint is None else hint,
+                    slot=slot, action=action, log_prob=log_prob, value=value, value0=value0,
+                    reward=nxt.reward, done=nxt.is_done(), terminated=nxt.is_termination(),
+                    valid=valid, prior_action=prior_action, prior_known=prior_known,
+                )  # fmt: skip
                 return (nxt, hints.next_slot(slot, valid)), (row, nxt.t)
 
             slot = jnp.zeros(n_env, jnp.int32)
@@ -138,11 +148,14 @@ def make_train(config: Config) -> Trainer:
         key, k_roll, k_perm, k_learn = jax.random.split(state.key, 4)
         timestep, rows, lengths, asked, last_value, last_value0 = collect(state, k_roll)
         adv = gae(rows, last_value, config.student.gamma, config.student.gae_lambda)
-        loss = functools.partial(ppo_loss, policy, config, use_hints=hinted)
+        prior_coef = None if prior is None else channel.coef(state.updates_done)
+        loss = functools.partial(ppo_loss, policy, config, use_hints=hinted, prior_coef=prior_coef)
         params, opt_state, info = ppo_epochs(
             loss, tx, config.student.update_epochs, config.student.num_minibatches,
             state.params, state.opt_state, rows, adv, k_perm, config.run.check_finite,
         )  # fmt: skip
+        if prior is not None:
+            info["prior_coef"] = prior_coef
         bad = {}
         if config.run.check_finite:
             info, bad = nonfinite.ppo_checks(info, params)

@@ -36,6 +36,9 @@ class Rollout(NamedTuple):
     done: jax.Array  # the step ended the episode
     terminated: jax.Array  # ... by success (no bootstrap)
     valid: jax.Array  # a real step (not the ignored action of an auto-reset)
+    prior_action: jax.Array  # i32 the action a hint channel's prior asks for (see
+    #                          jaxbidir.feedback.channels)
+    prior_known: jax.Array  # bool ... where it has one (False without a prior)
 
 
 def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
@@ -113,16 +116,20 @@ def clipped_value_loss(pred, old, targets, valid, clip_eps):
     )
 
 
-def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_hints=True):
+def ppo_loss(
+    policy, config: Config, params, batch: Rollout, adv, targets, use_hints=True, prior_coef=None
+):
     """The student's clipped PPO loss of one minibatch (flat rows) -> (loss, info).
     Advantages are normalized per minibatch. Both critics learn the same returns; `value0`
-    never sees the hint."""
+    never sees the hint. With `prior_coef` (f32, not None), plus that times the cross-entropy
+    of the policy against `batch.prior_action` where it is known (a hint channel's prior)."""
     hint = batch.hint if use_hints else None
     logits, value, value0 = policy(params, batch.image, batch.mission, hint)
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
     ppo = config.student
-    info = clipped_losses(jax.nn.log_softmax(logits), value, batch, adv, targets, ppo.clip_eps)
+    log_probs = jax.nn.log_softmax(logits)
+    info = clipped_losses(log_probs, value, batch, adv, targets, ppo.clip_eps)
     info["value0_loss"] = clipped_value_loss(
         value0, batch.value0, targets, batch.valid, ppo.clip_eps
     )
@@ -131,6 +138,10 @@ def ppo_loss(policy, config: Config, params, batch: Rollout, adv, targets, use_h
         + ppo.vf_coef * (info["value_loss"] + info["value0_loss"])
         - ppo.ent_coef * info["entropy"]
     )
+    if prior_coef is not None:
+        chosen = jnp.take_along_axis(log_probs, batch.prior_action[:, None], -1)[:, 0]
+        info["prior_loss"] = masked_mean(-chosen, batch.valid & batch.prior_known)
+        total = total + prior_coef * info["prior_loss"]
     return total, info
 
 

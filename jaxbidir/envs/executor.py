@@ -1,0 +1,112 @@
+"""The hint executor: the action that carries out a Baby Language hint next, from the full state,
+inside JAX (what the `action_prior` hint channel distils into the student; LLM4Teach's scripted
+controller, arXiv 2311.13373).
+
+A hint names one object, "the <colour> <type>" (the last one in "put X next to Y"), read as the
+nearest such object (Manhattan distance, ties to the first in [x, y] order), as the oracle names
+it (`oracle.py`). What the hint asks decides the goal and the last action:
+
+    go to the C T         face the object            then done
+    pick up the C T       face the object            then pickup
+    open the C T          face the door              then toggle
+    put X next to the C T face an empty cell beside  then drop
+    drop                  face an empty cell         then drop
+
+Until the goal is in front, the action is the first of a shortest left/right/forward path to a
+pose (position, direction) whose front cell is a goal: distances to the goal over all poses by
+repeated relaxation (a breadth-first search as array operations, `lax.while_loop` until nothing
+changes), then the move whose successor is nearest. Empty cells and open doors can be walked on.
+A hint that names no object type, or no object that is there, or a goal that cannot be reached,
+has no action (`known` False): the executor then says nothing rather than guess.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import constants as C
+from . import language as L
+from .oracle import _nearest
+from .state import State
+
+_FAR = 1 << 20  # a distance no path reaches: no path
+_GOAL_KINDS = ("go", "pick", "open", "put", "drop")
+_LAST_ACTION = np.array([C.DONE, C.PICKUP, C.TOGGLE, C.DROP, C.DROP], np.int32)
+_KIND_OF_WORD = np.full(L.VOCAB_SIZE, -1, np.int32)
+for _kind, _word in enumerate(_GOAL_KINDS):
+    _KIND_OF_WORD[L.VOCAB[_word]] = _kind
+_COLOUR_OF_WORD = np.full(L.VOCAB_SIZE, -1, np.int32)
+_COLOUR_OF_WORD[L.COLOUR_WORD] = np.arange(len(L.COLOUR_WORD))
+_TYPE_OF_WORD = np.full(L.VOCAB_SIZE, -1, np.int32)
+for _code in (C.DOOR, C.KEY, C.BALL, C.BOX):
+    _TYPE_OF_WORD[L.TYPE_WORD[_code]] = _code
+
+
+def _last(codes: jnp.ndarray) -> jnp.ndarray:
+    """The last entry of i32[K] that is not -1 (-1 when none)."""
+    index = jnp.arange(codes.shape[0])
+    return codes[jnp.argmax(jnp.where(codes >= 0, index, -1))]
+
+
+def _shifted(cells: jnp.ndarray, dx: int, dy: int, fill) -> jnp.ndarray:
+    """[W, H]: at (x, y) the value of `cells` at (x + dx, y + dy); `fill` outside the grid."""
+    pad = jnp.pad(cells, 1, constant_values=fill)
+    w, h = cells.shape
+    return pad[1 + dx : 1 + dx + w, 1 + dy : 1 + dy + h]
+
+
+def distances(goal: jnp.ndarray, walkable: jnp.ndarray) -> jnp.ndarray:
+    """i32[W, H, 4]: the fewest left/right/forward actions from each pose (x, y, direction) to
+    one whose front cell is in `goal` bool[W, H], moving only onto `walkable` cells (`_FAR`:
+    none)."""
+    fronts = [(int(dx), int(dy)) for dx, dy in C.DIR_TO_VEC]
+    at_goal = jnp.stack([_shifted(goal, dx, dy, False) for dx, dy in fronts], -1)
+    can_step = jnp.stack([_shifted(walkable, dx, dy, False) for dx, dy in fronts], -1)
+    start = jnp.where(at_goal, 0, _FAR)
+
+    def relax(carry):
+        dist, _ = carry
+        turned = jnp.minimum(jnp.roll(dist, 1, -1), jnp.roll(dist, -1, -1))  # left, right
+        ahead = jnp.stack(
+            [_shifted(dist[..., d], dx, dy, _FAR) for d, (dx, dy) in enumerate(fronts)], -1
+        )
+        step = jnp.minimum(turned, jnp.where(can_step, ahead, _FAR))
+        new = jnp.minimum(dist, jnp.minimum(step, _FAR - 1) + 1)
+        return new, jnp.any(new != dist)
+
+    dist, _ = jax.lax.while_loop(lambda c: c[1], relax, (start, jnp.bool_(True)))
+    return dist
+
+
+def act(state: State, hint: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool);
+    `known` False where the hint names nothing the executor can reach (then action is 0)."""
+    grid, pos, direction = state.grid, state.agent_pos, state.agent_dir
+    kind = jnp.asarray(_KIND_OF_WORD)[hint[0]]
+    colour = _last(jnp.asarray(_COLOUR_OF_WORD)[hint])
+    type_ = _last(jnp.asarray(_TYPE_OF_WORD)[hint])
+
+    named = (grid[..., 0] == type_) & ((colour < 0) | (grid[..., 1] == colour))
+    target = jnp.zeros_like(named).at[tuple(_nearest(named, pos))].set(True) & named
+    empty = grid[..., 0] == C.EMPTY
+    beside = empty & (
+        _shifted(target, 1, 0, False)
+        | _shifted(target, -1, 0, False)
+        | _shifted(target, 0, 1, False)
+        | _shifted(target, 0, -1, False)
+    )
+    goal = jnp.select([kind == 3, kind == 4], [beside, empty], target)
+    walkable = empty | ((grid[..., 0] == C.DOOR) & (grid[..., 2] == C.OPEN))
+    dist = distances(goal, walkable)
+
+    x, y = pos[0], pos[1]
+    dx, dy = jnp.asarray(C.DIR_TO_VEC)[direction]
+    fx, fy = x + dx, y + dy
+    left, right = dist[x, y, (direction - 1) % 4], dist[x, y, (direction + 1) % 4]
+    forward = jnp.where(walkable[fx, fy], dist[fx, fy, direction], _FAR)
+    move = jnp.argmin(jnp.stack([left, right, forward]))  # C.LEFT, C.RIGHT, C.FORWARD
+    at_goal = dist[x, y, direction] == 0
+    action = jnp.where(at_goal, jnp.asarray(_LAST_ACTION)[jnp.maximum(kind, 0)], move)
+    parsed = (kind >= 0) & ((kind == 4) | (type_ >= 0))
+    known = parsed & (dist[x, y, direction] < _FAR)
+    return jnp.where(known, action, 0).astype(jnp.int32), known

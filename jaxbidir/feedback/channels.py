@@ -1,0 +1,64 @@
+"""How a hint reaches the student: one small `Channel` per `feedback.channel`, beside the hint
+sources (`sources.py`), so that the training step keeps one shape whatever the channel.
+
+    channel        the student ...                        its PPO loss adds
+    input          reads the hint as text (beside its     -
+                   mission)
+    action_prior   reads it, and is pulled toward the     coef_t x cross-entropy(executor's
+                   action that carries it out             action, student's policy)
+
+`action_prior` is LLM4Teach's (arXiv 2311.13373, `algos/ppo.py`) with our hint executor as its
+scripted controller (`envs.executor`: a shortest path toward what the hint names). The student
+acts on its own policy throughout; the prior only shapes its loss, so what it learns to do with a
+hint is what its scores of the hints measure. coef_t falls linearly from `prior_coef` to
+`prior_floor` over the first `prior_decay` of the run and is 0 from `prior_off` on (LLM4Teach:
+10, down by 0.005 per update to 0.1, off after 3000 updates; here as fractions of the run). The
+teacher's score of a hint never sees the prior: it is the level's own reward
+(`hints.score_rows`).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxbidir.config import HINT_CHANNELS, Config
+from jaxbidir.envs import executor
+
+
+class Channel(NamedTuple):
+    """label(states [N], hint i32[N, K]) -> (action i32[N], known bool[N]): the action the
+    student's loss is pulled toward at each step; None: the channel has no prior.
+    coef(updates_done i32) -> f32: the prior's weight in the loss of that update."""
+
+    label: Callable | None
+    coef: Callable
+
+
+def _none(updates_done):
+    return jnp.float32(0.0)
+
+
+def input_channel(config: Config) -> Channel:
+    return Channel(None, _none)
+
+
+def action_prior(config: Config) -> Channel:
+    fb = config.feedback
+    start, floor = fb.prior_coef, fb.prior_floor
+
+    def coef(updates_done):
+        done = updates_done / config.num_updates  # the fraction of the run before this update
+        decayed = start + (floor - start) * jnp.minimum(done / fb.prior_decay, 1.0)
+        return jnp.where(done >= fb.prior_off, 0.0, decayed).astype(jnp.float32)
+
+    return Channel(jax.vmap(executor.act), coef)
+
+
+CHANNELS = {"input": input_channel, "action_prior": action_prior}
+assert set(CHANNELS) == set(HINT_CHANNELS), "every hint channel needs its piece here"
+
+
+def make_channel(config: Config) -> Channel:
+    return CHANNELS[config.feedback.channel](config)

@@ -1,0 +1,95 @@
+"""The hint executor (`envs.executor`): it carries out the oracle's hints to success on every
+level, goes where a hint says even when the hint is wrong, and says nothing about a hint it
+cannot read."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxbidir import envs
+from jaxbidir.envs import constants as C
+from jaxbidir.envs import executor
+from jaxbidir.envs import language as L
+
+EPISODES = 16
+
+
+def _follow(env, keys, hint_of):
+    """Play one episode per key acting on `hint_of(state)` through the executor -> (success
+    bool[E], steps without an executor's action i32[E])."""
+    ts = jax.vmap(env.reset)(keys)
+    n = keys.shape[0]
+
+    def step(carry, _):
+        ts, finished, success, unknown = carry
+        action, known = jax.vmap(executor.act)(ts.state, jax.vmap(hint_of)(ts.state))
+        nxt = jax.vmap(env.step)(ts, action)
+        live = ~finished
+        success = success | (live & nxt.is_termination())
+        return (nxt, finished | nxt.is_done(), success, unknown + (live & ~known)), None
+
+    start = (ts, jnp.zeros(n, bool), jnp.zeros(n, bool), jnp.zeros(n, jnp.int32))
+    steps = int(ts.state.max_steps.max())
+    (_, _, success, unknown), _ = jax.lax.scan(step, start, None, length=steps)
+    return success, unknown
+
+
+@pytest.mark.parametrize("env_id", envs.registry())
+def test_the_executor_solves_every_level_from_the_oracles_hints(env_id):
+    env = envs.make(env_id)
+    keys = jax.random.split(jax.random.PRNGKey(1), EPISODES)
+    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal))(keys)
+    assert int(unknown.sum()) == 0, f"{env_id}: an oracle's hint the executor cannot carry out"
+    assert bool(success.all()), f"{env_id}: solved {int(success.sum())}/{EPISODES}"
+
+
+def _state_with(objects, agent=(1, 1), direction=0, size=8):
+    """A room `size` x `size` with `objects` [(x, y, type, colour)] and the agent."""
+    grid = np.zeros((size, size, 3), np.uint8)
+    grid[..., 0] = C.EMPTY
+    grid[[0, -1], :] = C.WALL_CELL
+    grid[:, [0, -1]] = C.WALL_CELL
+    for x, y, type_, colour in objects:
+        grid[x, y] = (type_, colour, 0)
+    state = envs.make("BabyAI-GoToLocal-v0").reset(jax.random.PRNGKey(0)).state
+    return state.replace(grid=jnp.asarray(grid), agent_pos=jnp.array(agent, jnp.int32),
+                         agent_dir=jnp.int32(direction))  # fmt: skip
+
+
+def _walk(state, hint: str, steps=30):
+    """Apply the executor's actions (turns and forward only) until it asks for its last action
+    -> (state, that action)."""
+    tokens = jnp.asarray(L.encode(hint, envs.HINT_LENGTH))
+    for _ in range(steps):
+        action, known = executor.act(state, tokens)
+        assert bool(known), hint
+        if int(action) > C.FORWARD:
+            return state, int(action)
+        dx, dy = C.DIR_TO_VEC[int(state.agent_dir)]
+        if int(action) == C.FORWARD:
+            state = state.replace(agent_pos=state.agent_pos + jnp.array([dx, dy]))
+        else:
+            turn = 1 if int(action) == C.RIGHT else -1
+            state = state.replace(agent_dir=(state.agent_dir + turn) % 4)
+    raise AssertionError(f"{hint!r}: no last action within {steps} steps")
+
+
+def test_the_executor_goes_where_the_hint_says_even_when_it_is_wrong():
+    state = _state_with([(5, 5, C.BALL, C.RED), (2, 6, C.KEY, C.BLUE)])
+    for hint, cell, last in [("go to the red ball", (5, 5), C.DONE),
+                             ("pick up the blue key", (2, 6), C.PICKUP)]:  # fmt: skip
+        end, action = _walk(state, hint)
+        dx, dy = C.DIR_TO_VEC[int(end.agent_dir)]
+        assert (int(end.agent_pos[0]) + dx, int(end.agent_pos[1]) + dy) == cell, hint
+        assert action == last
+
+
+def test_the_executor_is_silent_on_a_hint_it_cannot_carry_out():
+    state = _state_with([(5, 5, C.BALL, C.RED)])
+    for hint in ["go to the blue ball", "go to", "", "the red ball"]:  # absent, no object, none
+        _, known = executor.act(state, jnp.asarray(L.encode(hint, envs.HINT_LENGTH)))
+        assert not bool(known), hint
+    walled = _state_with([(5, 5, C.BALL, C.RED)] + [(x, 4, C.WALL, C.GREY) for x in range(1, 7)])
+    _, known = executor.act(walled, jnp.asarray(L.encode("go to the red ball", envs.HINT_LENGTH)))
+    assert not bool(known), "a ball behind a wall has no path"
