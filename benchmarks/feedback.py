@@ -36,6 +36,9 @@ ARMS = {
     **{f"bidirectional_lora_every{k}": {
         "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": k,
     } for k in (4, 8)},
+    # the hint channels (feedback.channel) on the oracle's hints: text only, and the action prior
+    "oracle": {"mode": "oracle"},
+    "oracle_prior": {"mode": "oracle", "feedback.channel": "action_prior"},
 }  # fmt: skip
 # timed by default; the others on demand (--arms)
 DEFAULT_ARMS = (

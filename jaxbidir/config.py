@@ -168,6 +168,7 @@ class FeedbackConfig(Checked):
     prior_floor: float = field(0.1, min=0)  # ... at the end of its linear decay,
     prior_decay: float = field(0.5, above=0, max=1)  # ... which takes this fraction of the run;
     prior_off: float = field(1.0, above=0, max=1)  # from this fraction on it is 0 (1: never)
+    prior_in_view: bool = True  # ... only toward an object the student sees (else none)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import constants as C
 from . import language as L
+from .observation import view_cells, visibility
 from .oracle import _nearest
 from .state import State
 
@@ -78,15 +79,30 @@ def distances(goal: jnp.ndarray, walkable: jnp.ndarray) -> jnp.ndarray:
     return dist
 
 
-def act(state: State, hint: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+def in_view(state: State) -> jnp.ndarray:
+    """bool[W, H]: the cells the agent sees now (its 7x7 view, minigrid's visibility)."""
+    cells, pos = view_cells(state)
+    w, h = state.grid.shape[:2]
+    inside = (pos[..., 0] >= 0) & (pos[..., 0] < w) & (pos[..., 1] >= 0) & (pos[..., 1] < h)
+    seen = visibility(cells) & inside
+    x, y = jnp.clip(pos[..., 0], 0, w - 1), jnp.clip(pos[..., 1], 0, h - 1)
+    return jnp.zeros((w, h), bool).at[x, y].max(seen)
+
+
+def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jnp.ndarray, jnp.ndarray]:
     """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool);
-    `known` False where the hint names nothing the executor can reach (then action is 0)."""
+    `known` False where the hint names nothing the executor can reach (then action is 0). With
+    `seen_only`, only an object the agent sees now counts as named: what the executor does is
+    then what its view shows (a student without memory could learn it), and a hint whose object
+    is out of sight has no action."""
     grid, pos, direction = state.grid, state.agent_pos, state.agent_dir
     kind = jnp.asarray(_KIND_OF_WORD)[hint[0]]
     colour = _last(jnp.asarray(_COLOUR_OF_WORD)[hint])
     type_ = _last(jnp.asarray(_TYPE_OF_WORD)[hint])
 
     named = (grid[..., 0] == type_) & ((colour < 0) | (grid[..., 1] == colour))
+    if seen_only:
+        named = named & in_view(state)
     target = jnp.zeros_like(named).at[tuple(_nearest(named, pos))].set(True) & named
     empty = grid[..., 0] == C.EMPTY
     beside = empty & (

@@ -12,11 +12,15 @@ scripted controller (`envs.executor`: a shortest path toward what the hint names
 acts on its own policy throughout; the prior only shapes its loss, so what it learns to do with a
 hint is what its scores of the hints measure. coef_t falls linearly from `prior_coef` to
 `prior_floor` over the first `prior_decay` of the run and is 0 from `prior_off` on (LLM4Teach:
-10, down by 0.005 per update to 0.1, off after 3000 updates; here as fractions of the run). The
+10, down by 0.005 per update to 0.1, off after 3000 updates; here as fractions of the run). With
+`prior_in_view` (the default) the executor acts only toward an object the student sees: a
+shortest path from the full state toward an object out of sight cannot be read from a 7x7 view,
+and a student without memory fitted to it plateaus (docs/channels.md). The
 teacher's score of a hint never sees the prior: it is the level's own reward
 (`hints.score_rows`).
 """
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -53,7 +57,8 @@ def action_prior(config: Config) -> Channel:
         decayed = start + (floor - start) * jnp.minimum(done / fb.prior_decay, 1.0)
         return jnp.where(done >= fb.prior_off, 0.0, decayed).astype(jnp.float32)
 
-    return Channel(jax.vmap(executor.act), coef)
+    act = functools.partial(executor.act, seen_only=fb.prior_in_view)
+    return Channel(jax.vmap(act), coef)
 
 
 CHANNELS = {"input": input_channel, "action_prior": action_prior}

@@ -107,19 +107,17 @@ def make_train(config: Config) -> Trainer:
                 logits, value, value0 = policy(params, image, mission, hint)
                 action = jax.random.categorical(k, logits)
                 log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
-                if prior is None:
-                    prior_action, prior_known = jnp.zeros_like(action), jnp.zeros(n_env, bool)
-                else:  # the action that carries out the hint in force, from the state
-                    prior_action, prior_known = prior(ts.state, hint)
                 nxt = jax.vmap(env.step)(ts, action)
                 valid = ~ts.is_done()
                 row = Rollout(
                     image=image, mission=mission, hint=no_hint if hint is None else hint,
                     slot=slot, action=action, log_prob=log_prob, value=value, value0=value0,
                     reward=nxt.reward, done=nxt.is_done(), terminated=nxt.is_termination(),
-                    valid=valid, prior_action=prior_action, prior_known=prior_known,
+                    valid=valid, prior_action=jnp.zeros_like(action),
+                    prior_known=jnp.zeros(n_env, bool),
                 )  # fmt: skip
-                return (nxt, hints.next_slot(slot, valid)), (row, nxt.t)
+                world = None if prior is None else ts.state  # for the prior, after the rollout
+                return (nxt, hints.next_slot(slot, valid)), (row, nxt.t, world)
 
             slot = jnp.zeros(n_env, jnp.int32)
             (ts, slot), out = jax.lax.scan(step, (ts, slot), jax.random.split(k_steps, every))
@@ -127,10 +125,19 @@ def make_train(config: Config) -> Trainer:
             return ts, (*out, asked, last_hint)
 
         keys = jax.random.split(key, n_steps // every)
-        timestep, (rows, lengths, asked, last_hint) = jax.lax.scan(segment, timestep, keys)
+        timestep, (rows, lengths, worlds, asked, last_hint) = jax.lax.scan(
+            segment, timestep, keys
+        )
         merge = lambda x: x.reshape(n_steps, *x.shape[2:])  # noqa: E731  [S, K, ...] -> [T, ...]
+        rows = jax.tree.map(merge, rows)
+        if prior is not None:  # the executor's actions for the hints in force, all rows at once
+            flat = lambda x: x.reshape(n_steps * n_env, *x.shape[3:])  # noqa: E731  [S, K, N]
+            hint = rows.hint.reshape(n_steps * n_env, -1)
+            action, known = prior(jax.tree.map(flat, worlds), hint)
+            unflat = lambda x: x.reshape(n_steps, n_env)  # noqa: E731
+            rows = rows._replace(prior_action=unflat(action), prior_known=unflat(known))
         last_hint = None if last_hint is None else last_hint[-1]
-        return timestep, jax.tree.map(merge, rows), merge(lengths), asked, last_hint
+        return timestep, rows, merge(lengths), asked, last_hint
 
     def collect(state: RunnerState, key=None) -> Experience:
         """The rollout from `state` (with `key`; by default the one `update` uses) and the
