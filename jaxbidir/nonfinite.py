@@ -70,5 +70,5 @@ def check(masks, first_update: int, out_dir=None) -> None:
     raise NonFiniteError(
         f"non-finite {', '.join(what)} at update {first_update + step + 1} in seed(s) "
         f"{', '.join(map(str, seeds.tolist()))}: the run stopped{where}. Lower the learning "
-        f"rate (lr, teacher_lr, glam_lr) or max_grad_norm, or check the config"
+        f"rate (student.lr, teacher.lr, glam.lr) or student.max_grad_norm, or check the config"
     )

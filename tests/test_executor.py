@@ -93,3 +93,12 @@ def test_the_executor_is_silent_on_a_hint_it_cannot_carry_out():
     walled = _state_with([(5, 5, C.BALL, C.RED)] + [(x, 4, C.WALL, C.GREY) for x in range(1, 7)])
     _, known = executor.act(walled, jnp.asarray(L.encode("go to the red ball", envs.HINT_LENGTH)))
     assert not bool(known), "a ball behind a wall has no path"
+
+
+def test_seen_only_the_executor_acts_toward_what_the_agent_sees():
+    tokens = jnp.asarray(L.encode("go to the red ball", envs.HINT_LENGTH))
+    behind = _state_with([(5, 5, C.BALL, C.RED)], agent=(4, 5), direction=2)  # facing away
+    ahead = _state_with([(5, 5, C.BALL, C.RED)], agent=(2, 5), direction=0)
+    assert bool(executor.act(behind, tokens)[1]) and not bool(executor.act(behind, tokens, True)[1])
+    assert bool(executor.act(ahead, tokens, True)[1])
+    assert int(executor.act(ahead, tokens, True)[0]) == C.FORWARD

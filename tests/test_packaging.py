@@ -11,11 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_holds_configs_teacher_and_every_package(tmp_path):
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
     )
+    assert "absent from the `packages` configuration" not in built.stderr, built.stderr
     (wheel,) = tmp_path.glob("jaxbidir-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
 
@@ -28,7 +30,8 @@ def test_the_wheel_holds_configs_teacher_and_every_package(tmp_path):
     for init in (ROOT / "jaxbidir").rglob("__init__.py"):
         assert init.relative_to(ROOT).as_posix() in names, f"{init.parent} is not in the wheel"
     listed = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    assert len(listed) == len(list((ROOT / "jaxbidir").rglob("__init__.py"))) + 1  # + configs
+    # + configs, + the shipped teacher's data folder
+    assert len(listed) == len(list((ROOT / "jaxbidir").rglob("__init__.py"))) + 2
 
     # installed alone, outside the checkout: every config loads, the shipped teacher opens
     target = tmp_path / "site"
