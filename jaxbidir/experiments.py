@@ -103,6 +103,15 @@ _FLAT_ARMS, _FLAT_PAIRS = _student_variant(
 _PRIOR = ("feedback.channel=action_prior", "feedback.wrong_hints=present", "feedback.hint_every=16",
           "student.hint_film=true", "student.cell_embed=true", "env.num_envs=16")  # fmt: skip
 
+# its arms: the oracle's hints (all right, half wrong) against none, and as text only
+_PRIOR_ARMS = {**_modes("oracle", "student_only"),
+               "oracle_wrong_0.5": _DOSE_ARMS["oracle_wrong_0.5"],
+               "oracle_input": {"mode": "oracle", "feedback.channel": "input"}}  # fmt: skip
+_PRIOR_PAIRS = (*curves.PAIRS, _DOSE_PAIRS[1],
+                ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
+                ("oracle", "oracle_input", "does the action prior carry the hint where text alone "
+                 "does not"))  # fmt: skip
+
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
@@ -214,14 +223,18 @@ EXPERIMENTS = {
         "gotolocal",
         (*_PRIOR, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
          "run.eval_every=16"),
-        4,
-        {**_modes("oracle", "student_only"), "oracle_wrong_0.5": _DOSE_ARMS["oracle_wrong_0.5"],
-         "oracle_input": {"mode": "oracle", "feedback.channel": "input"}},
-        threshold=0.8,
-        pairs=(*curves.PAIRS, _DOSE_PAIRS[1],
-               ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
-               ("oracle", "oracle_input", "does the action prior carry the hint where text "
-                "alone does not")),
+        4, _PRIOR_ARMS, threshold=0.8, pairs=_PRIOR_PAIRS,
+        wall_time="not yet measured",
+    ),
+    "gotoredball_prior_pilot": Experiment(
+        "the same question where the goal is fixed (go to the red ball among 7 distractors): "
+        "the student needs no language to follow a right hint, so does the action prior speed "
+        "it, and does it learn to follow wrong hints (another object that is there) and score "
+        "them lower",
+        "gotoredballnodists",
+        ("env.id=BabyAI-GoToRedBall-v0", *_PRIOR, "run.total_frames=131072", "run.log_every=8",
+         "run.checkpoint_every=32", "run.eval_every=8"),
+        4, _PRIOR_ARMS, threshold=0.8, pairs=_PRIOR_PAIRS,
         wall_time="not yet measured",
     ),
 }  # fmt: skip

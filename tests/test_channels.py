@@ -13,8 +13,9 @@ SEEDS = 3
 
 
 def test_the_prior_decays_to_its_floor_then_stops():
+    schedule = ["feedback.prior_decay=0.5", "feedback.prior_off=0.75"]
     config = configs.load(None, ["feedback.channel=action_prior", "run.total_frames=409600",
-                                 "feedback.prior_decay=0.5", "feedback.prior_off=0.75"])  # fmt: skip
+                                 *schedule])  # fmt: skip
     assert config.num_updates == 100
     coef = make_channel(config).coef
     np.testing.assert_allclose([coef(u) for u in (0, 25, 50, 60, 74, 75, 99)],

@@ -89,7 +89,7 @@ def in_view(state: State) -> jnp.ndarray:
     return jnp.zeros((w, h), bool).at[x, y].max(seen)
 
 
-def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jnp.ndarray, jnp.ndarray]:
+def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jax.Array, jax.Array]:
     """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool);
     `known` False where the hint names nothing the executor can reach (then action is 0). With
     `seen_only`, only an object the agent sees now counts as named: what the executor does is

@@ -125,9 +125,7 @@ def make_train(config: Config) -> Trainer:
             return ts, (*out, asked, last_hint)
 
         keys = jax.random.split(key, n_steps // every)
-        timestep, (rows, lengths, worlds, asked, last_hint) = jax.lax.scan(
-            segment, timestep, keys
-        )
+        timestep, (rows, lengths, worlds, asked, last_hint) = jax.lax.scan(segment, timestep, keys)
         merge = lambda x: x.reshape(n_steps, *x.shape[2:])  # noqa: E731  [S, K, ...] -> [T, ...]
         rows = jax.tree.map(merge, rows)
         if prior is not None:  # the executor's actions for the hints in force, all rows at once
