@@ -43,8 +43,7 @@ class Trainer(NamedTuple):
     evaluate(state) -> {name: scalar}: the policy on a fixed set of episodes (the same in every
         mode and at every call), sampled and greedy; None where the mode has none
     policy: the policy's forward pass (its signature is the mode's)
-    lm, text: the language model the mode loaded and how it reads and writes Baby Language
-        (the teacher and its `Bridge`; GLAM's LM and its `Prompter`); None without one
+    lm: the language model the mode loaded (the teacher; GLAM's LM); None without one
     collect(state) -> the rollout `update` would learn from, for inspection (None: not offered)
     teacher(mode_state) -> the teacher as it is in one seed's state (None: the mode has none)
     """
@@ -57,7 +56,6 @@ class Trainer(NamedTuple):
     env: envs.Environment
     config: Config
     lm: Any = None
-    text: Any = None
     collect: Callable | None = None
     teacher: Callable | None = None
 

@@ -87,7 +87,8 @@ def make_train(config: Config) -> Trainer:
         k_model, k_env, key = jax.random.split(key, 3)
         params = nnx.state(make_model(config, env, k_model), nnx.Param)
         timestep = jax.vmap(env.reset)(jax.random.split(k_env, n_env))
-        return RunnerState(params, tx.init(params), timestep, key, zero_count(), source.init())
+        return RunnerState(params=params, opt_state=tx.init(params), timestep=timestep, key=key,
+                           updates_done=zero_count(), mode_state=source.init())  # fmt: skip
 
     def rollout(params, source_state, timestep, key):
         """-> (last timestep, rows [T, N], episode lengths i32[T, N], hints.Asked [S, 2N] (None
@@ -174,13 +175,15 @@ def make_train(config: Config) -> Trainer:
             source_state, learnt, checks = every_few(learn, index, teacher_every, source_state)
             info.update(learnt)
             bad.update(checks)
-        new = RunnerState(params, opt_state, timestep, key, state.updates_done + 1, source_state)
+        new = RunnerState(params=params, opt_state=opt_state, timestep=timestep, key=key,
+                          updates_done=state.updates_done + 1, mode_state=source_state)  # fmt: skip
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
     evaluate = make_evaluate(config, env, policy, source, hinted)
     train = scan_updates(init, update, config.num_updates)
-    return Trainer(init, update, train, evaluate, policy, env, config, source.lm, source.bridge,
-                   collect, source.teacher)  # fmt: skip
+    return Trainer(init=init, update=update, train=train, evaluate=evaluate, policy=policy,
+                   env=env, config=config, lm=source.lm, collect=collect,
+                   teacher=source.teacher)  # fmt: skip
 
 
 def every_few(learn, index, every: int, state):

@@ -151,8 +151,8 @@ def make_train(config: Config) -> Trainer:
         head = nnx.state(ValueHead(lm.config.n_embd, nnx.Rngs(k_head)))
         params = {"lm": lm_params, "value_head": head}
         timestep = jax.vmap(env.reset)(jax.random.split(k_env, n_env))
-        return RunnerState(params, tx.init(params), timestep, key, zero_count(),
-                           empty_memory(n_env))  # fmt: skip
+        return RunnerState(params=params, opt_state=tx.init(params), timestep=timestep, key=key,
+                           updates_done=zero_count(), mode_state=empty_memory(n_env))  # fmt: skip
 
     def rollout(params, timestep, memory, key):
         def step(carry, k):
@@ -196,7 +196,8 @@ def make_train(config: Config) -> Trainer:
         bad = {}
         if config.run.check_finite:  # the LM is the student here
             info, bad = nonfinite.ppo_checks(info, params)
-        new = RunnerState(params, opt_state, timestep, key, state.updates_done + 1, memory)
+        new = RunnerState(params=params, opt_state=opt_state, timestep=timestep, key=key,
+                          updates_done=state.updates_done + 1, mode_state=memory)  # fmt: skip
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
     episodes, k_play = fixed_episodes(config, env)
@@ -226,4 +227,5 @@ def make_train(config: Config) -> Trainer:
         return dict(eval_success=play(False), eval_success_greedy=play(True))
 
     train = scan_updates(init, update, config.num_updates)
-    return Trainer(init, update, train, evaluate, policy, env, config, lm, prompter)
+    return Trainer(init=init, update=update, train=train, evaluate=evaluate, policy=policy,
+                   env=env, config=config, lm=lm)  # fmt: skip
