@@ -18,8 +18,11 @@
 
 import argparse
 import json
+import os
 import shlex
 import sys
+import time
+from pathlib import Path
 
 from jaxbidir.config import FEEDBACK_MODES, MODES
 
@@ -30,7 +33,10 @@ def main(argv=None):
 
     train = sub.add_parser("train", help="train the student (PPO)")
     train.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
-    train.add_argument("--out", default="runs/latest", help="run directory")
+    train.add_argument(
+        "--out", help="run directory (default: a new runs/<date>-<time>, and runs/latest "
+        "pointing at it; with --resume, the run runs/latest points at)",
+    )  # fmt: skip
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.add_argument("--no-progress", action="store_true")
     several = train.add_argument_group(
@@ -110,19 +116,15 @@ def main(argv=None):
             from jaxbidir import training  # after: importing it starts JAX's backend
 
             cfg = config.load(args.config, args.overrides)
+            out = run_directory(args.out, args.resume, several=distributed.is_several())
             try:
-                summary = training.run(
-                    cfg, args.out, resume=args.resume, progress=not args.no_progress
-                )
+                summary = training.run(cfg, out, resume=args.resume, progress=not args.no_progress)
             except distributed.PeerLost as error:
                 print(f"error: {error}", file=sys.stderr, flush=True)
                 return 1
             if distributed.is_main():  # the others' logs hold only what went wrong
-                print(json.dumps(summary, indent=2))
-                print(f"run saved in {args.out}")
+                print(train_report(summary, out))
         elif args.command == "pretrain-teacher":
-            from pathlib import Path
-
             from jaxbidir import config
             from jaxbidir.teacher import pretrain
 
@@ -179,6 +181,53 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_directory(out: str | None, resume: bool, several: bool = False, runs="runs") -> Path:
+    """Where `train` writes: `--out` when given; else, with `resume`, the run `runs/latest`
+    points at; else a new `runs/<date>-<time>`, with `runs/latest` pointed at it, so that
+    running the same command again starts a new run and overwrites nothing."""
+    if out:
+        return Path(out)
+    if several:
+        raise ValueError("a run over several processes needs --out, a directory all of them see")
+    latest = Path(runs) / "latest"
+    if resume:
+        if not latest.exists():
+            raise ValueError(f"--resume: no {latest} to continue; name the run with --out DIR")
+        return latest.resolve()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    new, again = Path(runs) / stamp, 1
+    while new.exists():  # two runs started in the same second
+        again += 1
+        new = Path(runs) / f"{stamp}-{again}"
+    new.mkdir(parents=True)
+    if latest.is_symlink() or not latest.exists():  # a directory of an older version stays
+        link = latest.with_name(f".latest-{os.getpid()}")
+        link.symlink_to(new.name)
+        os.replace(link, latest)
+    return new
+
+
+def train_report(summary: dict, out: Path) -> str:
+    """A few lines a person reads at the end of `train` (the figures are in summary.json)."""
+    lines = [
+        f"{summary['env_id']}, mode {summary['mode']}, {summary['num_seeds']} seed(s): "
+        f"{summary['frames_per_seed']:,} frames per seed in {summary['wall_clock_s']:.0f} s "
+        f"({summary['first_chunk_s (compile)']:.0f} s of it the first chunk, compiling)"
+    ]
+    if evaluation := summary["final_evaluation"]:
+        lines.append(
+            f"on {summary['eval_episodes']} fixed episodes per seed: success "
+            f"{evaluation['eval_success']:.3f} (greedy {evaluation['eval_success_greedy']:.3f}), "
+            f"return {evaluation['eval_return']:.3f}"
+        )
+    quoted = shlex.quote(str(out))
+    lines += [
+        f"the run is in {out}: summary.json, metrics.jsonl, eval.jsonl, checkpoints/",
+        f"next: jaxbidir evaluate --checkpoint {quoted}    tensorboard --logdir {quoted}/tb",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

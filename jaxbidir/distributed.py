@@ -110,6 +110,11 @@ def is_main() -> bool:
     return jax.process_index() == 0
 
 
+def is_several() -> bool:
+    """Whether this run spans several processes."""
+    return jax.process_count() > 1
+
+
 def to_host(tree):
     """`tree` with each array a numpy array, whole on every process: `jax.device_get` on one
     process; gathered from every process's shards on several (a collective: all call it).

@@ -469,6 +469,7 @@ def run(
         "final": {k: v for k, v in last.items() if not isinstance(v, list)},
         "final_success_per_seed": last.get("success_rate_per_seed"),
         "final_evaluation": evaluations[-1] if evaluations else None,
+        "eval_episodes": run_cfg.eval_episodes,
     }
     if main:
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
