@@ -27,7 +27,7 @@ from pathlib import Path
 from jaxbidir.config import FEEDBACK_MODES, MODES
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxbidir", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,83 +104,115 @@ def main(argv=None):
     rep.add_argument("--results", default="results", help="where the records go")
     rep.add_argument("--no-progress", action="store_true")
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["jaxbidir", *(argv if argv is not None else sys.argv[1:])])
     try:
-        if args.command == "train":
-            from jaxbidir import config, distributed
-
-            distributed.initialize(
-                args.coordinator, args.num_processes, args.process_id,
-                args.distributed == "auto", args.heartbeat_timeout,
-            )  # fmt: skip
-            from jaxbidir import training  # after: importing it starts JAX's backend
-
-            cfg = config.load(args.config, args.overrides)
-            out = run_directory(args.out, args.resume, several=distributed.is_several())
-            try:
-                summary = training.run(cfg, out, resume=args.resume, progress=not args.no_progress)
-            except distributed.PeerLost as error:
-                print(f"error: {error}", file=sys.stderr, flush=True)
-                return 1
-            if distributed.is_main():  # the others' logs hold only what went wrong
-                print(train_report(summary, out))
-        elif args.command == "pretrain-teacher":
-            from jaxbidir import config
-            from jaxbidir.teacher import pretrain
-
-            cfg = config.load(None, args.overrides, cls=pretrain.PretrainConfig)
-            if Path(args.out).exists() and not args.overwrite:
-                raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
-            report = pretrain.pretrain(
-                cfg, args.out, progress=not args.no_progress, start_from=args.start_from
-            )
-            print(json.dumps(report, indent=2))
-            print(f"teacher saved in {args.out}")
-        elif args.command == "export-teacher":
-            from jaxbidir.export import export_teacher
-
-            note = export_teacher(args.checkpoint, args.out, args.seed_index)
-            print(json.dumps(note, indent=2))
-            print(f"teacher saved in {args.out}")
-        elif args.command == "curves":
-            from jaxbidir import config, curves
-
-            if args.redraw:
-                print(curves.markdown(curves.redraw(args.redraw)), end="")
-                print(f"figure and table saved beside {args.redraw}")
-                return 0
-            modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-            unknown = [m for m in modes if m not in MODES]
-            if unknown or not modes:
-                raise ValueError(f"--modes: unknown {unknown}; choose among {', '.join(MODES)}")
-            cfg = config.load(args.config, args.overrides)
-            command = shlex.join(["jaxbidir", *(argv if argv is not None else sys.argv[1:])])
-            table = curves.run(cfg, args.seeds, args.out, modes, not args.no_progress,
-                               args.threshold, command)  # fmt: skip
-            print(curves.markdown(table), end="")
-            print(f"saved in {args.out}: table.json (per seed), table.md, curves.png, curves.pdf")
-        elif args.command == "reproduce":
-            from jaxbidir import curves, experiments
-
-            if args.list or not args.name:
-                for name, exp in experiments.EXPERIMENTS.items():
-                    print(f"{name}: {exp.question} ({exp.seeds} seeds, {len(exp.arms)} arms; "
-                          f"{exp.wall_time})")  # fmt: skip
-                return 0
-            table = experiments.reproduce(args.name, args.runs, args.results, not args.no_progress)
-            print(curves.markdown(table), end="")
-            print(f"saved in {args.results}/{args.name}: table.json, table.md, curves.png")
-        else:
-            from jaxbidir.evaluate import evaluate
-
-            result = evaluate(
-                args.checkpoint, args.env, args.episodes, args.gym, args.greedy, args.seed_index
-            )
-            print(json.dumps(result, indent=2))
+        return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def do_train(args) -> int:
+    from jaxbidir import config, distributed
+
+    distributed.initialize(
+        args.coordinator, args.num_processes, args.process_id,
+        args.distributed == "auto", args.heartbeat_timeout,
+    )  # fmt: skip
+    from jaxbidir import training  # after: importing it starts JAX's backend
+
+    cfg = config.load(args.config, args.overrides)
+    out = run_directory(args.out, args.resume, several=distributed.is_several())
+    try:
+        summary = training.run(cfg, out, resume=args.resume, progress=not args.no_progress)
+    except distributed.PeerLost as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    if distributed.is_main():  # the others' logs hold only what went wrong
+        print(train_report(summary, out))
     return 0
+
+
+def do_evaluate(args) -> int:
+    from jaxbidir.evaluate import evaluate
+
+    result = evaluate(
+        args.checkpoint, args.env, args.episodes, args.gym, args.greedy, args.seed_index
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def do_pretrain_teacher(args) -> int:
+    from jaxbidir import config
+    from jaxbidir.teacher import pretrain
+
+    cfg = config.load(None, args.overrides, cls=pretrain.PretrainConfig)
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
+    report = pretrain.pretrain(
+        cfg, args.out, progress=not args.no_progress, start_from=args.start_from
+    )
+    print(json.dumps(report, indent=2))
+    print(f"teacher saved in {args.out}")
+    return 0
+
+
+def do_export_teacher(args) -> int:
+    from jaxbidir.export import export_teacher
+
+    note = export_teacher(args.checkpoint, args.out, args.seed_index)
+    print(json.dumps(note, indent=2))
+    print(f"teacher saved in {args.out}")
+    return 0
+
+
+def do_curves(args) -> int:
+    from jaxbidir import config, curves
+
+    if args.redraw:
+        print(curves.markdown(curves.redraw(args.redraw)), end="")
+        print(f"figure and table saved beside {args.redraw}")
+        return 0
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"--modes: unknown {unknown}; choose among {', '.join(MODES)}")
+    cfg = config.load(args.config, args.overrides)
+    table = curves.run(cfg, args.seeds, args.out, modes, not args.no_progress, args.threshold,
+                       args.command_line)  # fmt: skip
+    print(curves.markdown(table), end="")
+    print(f"saved in {args.out}: table.json (per seed), table.md, curves.png, curves.pdf")
+    return 0
+
+
+def do_reproduce(args) -> int:
+    from jaxbidir import curves, experiments
+
+    if args.list or not args.name:
+        for name, exp in experiments.EXPERIMENTS.items():
+            print(f"{name}: {exp.question} ({exp.seeds} seeds, {len(exp.arms)} arms; "
+                  f"{exp.wall_time})")  # fmt: skip
+        return 0
+    table = experiments.reproduce(args.name, args.runs, args.results, not args.no_progress)
+    print(curves.markdown(table), end="")
+    print(f"saved in {args.results}/{args.name}: table.json, table.md, curves.png")
+    return 0
+
+
+COMMANDS = {
+    "train": do_train,
+    "evaluate": do_evaluate,
+    "pretrain-teacher": do_pretrain_teacher,
+    "export-teacher": do_export_teacher,
+    "curves": do_curves,
+    "reproduce": do_reproduce,
+}
 
 
 def run_directory(out: str | None, resume: bool, several: bool = False, runs="runs") -> Path:
