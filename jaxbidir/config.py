@@ -169,6 +169,9 @@ class FeedbackConfig(Checked):
     prior_decay: float = field(0.5, above=0, max=1)  # ... which takes this fraction of the run;
     prior_off: float = field(1.0, above=0, max=1)  # from this fraction on it is 0 (1: never)
     prior_in_view: bool = True  # ... only toward an object the student sees (else none)
+    # ... toward the executor's one action (its first shortest move, left before right before
+    # forward: "first"), or toward any action that starts a shortest path ("shortest")
+    prior_labels: str = field("first", choices=("first", "shortest"))
 
 
 @dataclasses.dataclass(frozen=True)

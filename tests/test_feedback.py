@@ -162,7 +162,7 @@ def test_hint_scores_telescope_to_the_segment_returns():
     slot = slot.at[2, 1].set(0)  # the ignored step still carries the first hint's slot
     rows = Rollout(image=fill, mission=fill, hint=fill, slot=slot, action=fill, log_prob=fill,
                    value=fill, value0=value0, reward=reward, done=done, terminated=done,
-                   valid=valid, prior_action=fill, prior_known=fill)  # fmt: skip
+                   valid=valid, prior_actions=fill, prior_known=fill)  # fmt: skip
     last = jnp.array([0.0, 2.0])
     score, used = hints.hint_scores(rows, last, g, 3)
     # env 0, segment 0: 0 + g*0 + g^2*0 + g^3 V0(s3) - V0(s0)

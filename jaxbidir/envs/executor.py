@@ -90,11 +90,21 @@ def in_view(state: State) -> jnp.ndarray:
 
 
 def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jax.Array, jax.Array]:
-    """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool);
-    `known` False where the hint names nothing the executor can reach (then action is 0). With
-    `seen_only`, only an object the agent sees now counts as named: what the executor does is
-    then what its view shows (a student without memory could learn it), and a hint whose object
-    is out of sight has no action."""
+    """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool):
+    the first of `options` (left before right before forward); 0 where not `known`."""
+    good, known = options(state, hint, seen_only)
+    return jnp.argmax(good).astype(jnp.int32), known
+
+
+def options(
+    state: State, hint: jnp.ndarray, seen_only: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """Every action that carries out `hint` i32[K] next in `state`, the first step of some
+    shortest path or the last action -> (good bool[7], known bool); `known` False where the
+    hint names nothing the executor can reach (then nothing is good). With `seen_only`, only an
+    object the agent sees now counts as named: what the executor does is then what its view
+    shows (a student without memory could learn it), and a hint whose object is out of sight has
+    no action."""
     grid, pos, direction = state.grid, state.agent_pos, state.agent_dir
     kind = jnp.asarray(_KIND_OF_WORD)[hint[0]]
     colour = _last(jnp.asarray(_COLOUR_OF_WORD)[hint])
@@ -120,9 +130,10 @@ def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jax.A
     fx, fy = x + dx, y + dy
     left, right = dist[x, y, (direction - 1) % 4], dist[x, y, (direction + 1) % 4]
     forward = jnp.where(walkable[fx, fy], dist[fx, fy, direction], _FAR)
-    move = jnp.argmin(jnp.stack([left, right, forward]))  # C.LEFT, C.RIGHT, C.FORWARD
+    moves = jnp.stack([left, right, forward])  # C.LEFT, C.RIGHT, C.FORWARD
+    shortest = jnp.zeros(C.NUM_ACTIONS, bool).at[:3].set(moves == moves.min())
     at_goal = dist[x, y, direction] == 0
-    action = jnp.where(at_goal, jnp.asarray(_LAST_ACTION)[jnp.maximum(kind, 0)], move)
+    last = jnp.arange(C.NUM_ACTIONS) == jnp.asarray(_LAST_ACTION)[jnp.maximum(kind, 0)]
     parsed = (kind >= 0) & ((kind == 4) | (type_ >= 0))
     known = parsed & (dist[x, y, direction] < _FAR)
-    return jnp.where(known, action, 0).astype(jnp.int32), known
+    return jnp.where(at_goal, last, shortest) & known, known

@@ -4,8 +4,10 @@ sources (`sources.py`), so that the training step keeps one shape whatever the c
     channel        the student ...                        its PPO loss adds
     input          reads the hint as text (beside its     -
                    mission)
-    action_prior   reads it, and is pulled toward the     coef_t x cross-entropy(executor's
-                   action that carries it out             action, student's policy)
+    action_prior   reads it, and is pulled toward the     -coef_t x log pi(executor's actions):
+                   action that carries it out             the cross-entropy to its one action
+                                                          (`prior_labels` first), or to any
+                                                          that starts a shortest path
 
 `action_prior` is LLM4Teach's (arXiv 2311.13373, `algos/ppo.py`) with our hint executor as its
 scripted controller (`envs.executor`: a shortest path toward what the hint names). The student
@@ -32,8 +34,9 @@ from jaxbidir.envs import executor
 
 
 class Channel(NamedTuple):
-    """label(states [N], hint i32[N, K]) -> (action i32[N], known bool[N]): the action the
-    student's loss is pulled toward at each step; None: the channel has no prior.
+    """label(states [N], hint i32[N, K]) -> (actions bool[N, A], known bool[N]): the actions
+    the student's loss is pulled toward at each step (toward their total probability); None:
+    the channel has no prior.
     coef(updates_done i32) -> f32: the prior's weight in the loss of that update."""
 
     label: Callable | None
@@ -57,8 +60,15 @@ def action_prior(config: Config) -> Channel:
         decayed = start + (floor - start) * jnp.minimum(done / fb.prior_decay, 1.0)
         return jnp.where(done >= fb.prior_off, 0.0, decayed).astype(jnp.float32)
 
-    act = functools.partial(executor.act, seen_only=fb.prior_in_view)
-    return Channel(jax.vmap(act), coef)
+    def label(states, hint):
+        good, known = jax.vmap(functools.partial(executor.options, seen_only=fb.prior_in_view))(
+            states, hint
+        )
+        if fb.prior_labels == "first":  # the executor's one action
+            good = jax.nn.one_hot(jnp.argmax(good, -1), good.shape[-1], dtype=bool) & good
+        return good, known
+
+    return Channel(label, coef)
 
 
 CHANNELS = {"input": input_channel, "action_prior": action_prior}

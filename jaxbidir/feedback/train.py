@@ -114,7 +114,7 @@ def make_train(config: Config) -> Trainer:
                     image=image, mission=mission, hint=no_hint if hint is None else hint,
                     slot=slot, action=action, log_prob=log_prob, value=value, value0=value0,
                     reward=nxt.reward, done=nxt.is_done(), terminated=nxt.is_termination(),
-                    valid=valid, prior_action=jnp.zeros_like(action),
+                    valid=valid, prior_actions=jnp.zeros((n_env, env.num_actions), bool),
                     prior_known=jnp.zeros(n_env, bool),
                 )  # fmt: skip
                 world = None if prior is None else ts.state  # for the prior, after the rollout
@@ -132,9 +132,9 @@ def make_train(config: Config) -> Trainer:
         if prior is not None:  # the executor's actions for the hints in force, all rows at once
             flat = lambda x: x.reshape(n_steps * n_env, *x.shape[3:])  # noqa: E731  [S, K, N]
             hint = rows.hint.reshape(n_steps * n_env, -1)
-            action, known = prior(jax.tree.map(flat, worlds), hint)
-            unflat = lambda x: x.reshape(n_steps, n_env)  # noqa: E731
-            rows = rows._replace(prior_action=unflat(action), prior_known=unflat(known))
+            actions, known = prior(jax.tree.map(flat, worlds), hint)
+            unflat = lambda x: x.reshape(n_steps, n_env, *x.shape[1:])  # noqa: E731
+            rows = rows._replace(prior_actions=unflat(actions), prior_known=unflat(known))
         last_hint = None if last_hint is None else last_hint[-1]
         return timestep, rows, merge(lengths), asked, last_hint
 

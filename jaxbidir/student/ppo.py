@@ -36,8 +36,8 @@ class Rollout(NamedTuple):
     done: jax.Array  # the step ended the episode
     terminated: jax.Array  # ... by success (no bootstrap)
     valid: jax.Array  # a real step (not the ignored action of an auto-reset)
-    prior_action: jax.Array  # i32 the action a hint channel's prior asks for (see
-    #                          jaxbidir.feedback.channels)
+    prior_actions: jax.Array  # bool[..., A] the actions a hint channel's prior asks for (see
+    #                           jaxbidir.feedback.channels)
     prior_known: jax.Array  # bool ... where it has one (False without a prior)
 
 
@@ -121,8 +121,9 @@ def ppo_loss(
 ):
     """The student's clipped PPO loss of one minibatch (flat rows) -> (loss, info).
     Advantages are normalized per minibatch. Both critics learn the same returns; `value0`
-    never sees the hint. With `prior_coef` (f32, not None), plus that times the cross-entropy
-    of the policy against `batch.prior_action` where it is known (a hint channel's prior)."""
+    never sees the hint. With `prior_coef` (f32, not None), plus that times -log of the
+    policy's total probability of `batch.prior_actions` where they are known (a hint channel's
+    prior; the cross-entropy when it asks for one action)."""
     hint = batch.hint if use_hints else None
     logits, value, value0 = policy(params, batch.image, batch.mission, hint)
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
@@ -139,8 +140,11 @@ def ppo_loss(
         - ppo.ent_coef * info["entropy"]
     )
     if prior_coef is not None:
-        chosen = jnp.take_along_axis(log_probs, batch.prior_action[:, None], -1)[:, 0]
-        info["prior_loss"] = masked_mean(-chosen, batch.valid & batch.prior_known)
+        known = batch.valid & batch.prior_known
+        # rows without a prior ask for every action (log 1 = 0): no -inf, no NaN gradient
+        asks = batch.prior_actions | ~known[:, None]
+        asked = jax.nn.logsumexp(jnp.where(asks, log_probs, -jnp.inf), -1)
+        info["prior_loss"] = masked_mean(-asked, known)
         total = total + prior_coef * info["prior_loss"]
     return total, info
 
