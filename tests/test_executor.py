@@ -105,9 +105,9 @@ def test_seen_only_the_executor_acts_toward_what_the_agent_sees():
 
 
 def test_every_first_step_of_a_shortest_path_is_an_option():
-    # from (1, 1) facing east to face the ball at (5, 5): forward first or turn right first
-    state = _state_with([(5, 5, C.BALL, C.RED)], agent=(1, 1), direction=0)
+    # the ball two cells behind: turning round by the left or by the right, both 3 actions
+    state = _state_with([(2, 4, C.BALL, C.RED)], agent=(4, 4), direction=0)
     tokens = jnp.asarray(L.encode("go to the red ball", envs.HINT_LENGTH))
     good, known = executor.options(state, tokens)
-    assert bool(known) and np.flatnonzero(good).tolist() == [C.RIGHT, C.FORWARD]
-    assert int(executor.act(state, tokens)[0]) == C.RIGHT  # the first of them
+    assert bool(known) and np.flatnonzero(good).tolist() == [C.LEFT, C.RIGHT]
+    assert int(executor.act(state, tokens)[0]) == C.LEFT  # the first of them
