@@ -112,6 +112,19 @@ _PRIOR_PAIRS = (*curves.PAIRS, _DOSE_PAIRS[1],
                 ("oracle", "oracle_input", "does the action prior carry the hint where text alone "
                  "does not"))  # fmt: skip
 
+# ... the prior toward every first step of a shortest path (not the executor's one tie-break)
+_SHORTEST = {"mode": "oracle", "feedback.prior_labels": "shortest"}
+_SHORTEST_ARMS = {
+    "oracle_shortest": _SHORTEST,
+    "oracle_shortest_wrong_0.5": {**_SHORTEST, "feedback.oracle_corruption": 0.5},
+}
+_SHORTEST_PAIRS = (
+    ("oracle_shortest", "student_only", "can information help at all here, with every shortest "
+     "step asked for"),
+    ("oracle_shortest", "oracle", "does asking for every shortest step beat one"),
+    ("oracle_shortest_wrong_0.5", "student_only", "do hints this wrong still help"),
+)  # fmt: skip
+
 EXPERIMENTS = {
     "paper_40": Experiment(
         "both hypotheses on the paper's level, with the controls; and the learning teacher as "
@@ -231,7 +244,8 @@ EXPERIMENTS = {
         "gotoredballnodists",
         ("env.id=BabyAI-GoToRedBall-v0", *_PRIOR, "run.total_frames=131072", "run.log_every=8",
          "run.checkpoint_every=32", "run.eval_every=8"),
-        4, _PRIOR_ARMS, threshold=0.8, pairs=_PRIOR_PAIRS,
+        4, {**_PRIOR_ARMS, **_SHORTEST_ARMS}, threshold=0.8,
+        pairs=(*_PRIOR_PAIRS, *_SHORTEST_PAIRS),
         wall_time="not yet measured",
     ),
 }  # fmt: skip
