@@ -172,6 +172,9 @@ class FeedbackConfig(Checked):
     # ... toward the executor's one action (its first shortest move, left before right before
     # forward: "first"), or toward any action that starts a shortest path ("shortest")
     prior_labels: str = field("first", choices=("first", "shortest"))
+    # the chance at first that a step takes the prior's action instead of the student's, down
+    # to 0 over prior_decay (0: the student always acts itself, as in LLM4Teach)
+    prior_act: float = field(0.0, min=0, max=1)
 
 
 @dataclasses.dataclass(frozen=True)

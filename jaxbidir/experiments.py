@@ -118,6 +118,17 @@ _SHORTEST_ARMS = {
     "oracle_shortest": _SHORTEST,
     "oracle_shortest_wrong_0.5": {**_SHORTEST, "feedback.oracle_corruption": 0.5},
 }
+# ... and at first acting as the prior asks on half the steps (falling to none at mid-run)
+_MIX = {**_SHORTEST, "feedback.prior_act": 0.5}
+_MIX_ARMS = {
+    "oracle_mix": _MIX,
+    "oracle_mix_wrong_0.5": {**_MIX, "feedback.oracle_corruption": 0.5},
+}
+_MIX_PAIRS = (
+    ("oracle_mix", "student_only", "can information help at all here, acting on the hint early"),
+    ("oracle_mix_wrong_0.5", "student_only", "do hints this wrong still help"),
+    ("oracle_mix_wrong_0.5", "oracle_mix", "what half the hints wrong cost"),
+)
 _SHORTEST_PAIRS = (
     ("oracle_shortest", "student_only", "can information help at all here, with every shortest "
      "step asked for"),
@@ -244,8 +255,9 @@ EXPERIMENTS = {
         "gotoredballnodists",
         ("env.id=BabyAI-GoToRedBall-v0", *_PRIOR, "run.total_frames=131072", "run.log_every=8",
          "run.checkpoint_every=32", "run.eval_every=8"),
-        4, {**_PRIOR_ARMS, **_SHORTEST_ARMS}, threshold=0.8,
-        pairs=(*_PRIOR_PAIRS, *_SHORTEST_PAIRS),
+        4, {**{a: o for a, o in _PRIOR_ARMS.items() if a != "oracle_input"}, **_MIX_ARMS,
+            **_SHORTEST_ARMS, "oracle_input": _PRIOR_ARMS["oracle_input"]}, threshold=0.8,
+        pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS, *_SHORTEST_PAIRS),
         wall_time="not yet measured",
     ),
 }  # fmt: skip

@@ -10,9 +10,12 @@ sources (`sources.py`), so that the training step keeps one shape whatever the c
                                                           that starts a shortest path
 
 `action_prior` is LLM4Teach's (arXiv 2311.13373, `algos/ppo.py`) with our hint executor as its
-scripted controller (`envs.executor`: a shortest path toward what the hint names). The student
-acts on its own policy throughout; the prior only shapes its loss, so what it learns to do with a
-hint is what its scores of the hints measure. coef_t falls linearly from `prior_coef` to
+scripted controller (`envs.executor`: a shortest path toward what the hint names). As in LLM4Teach
+the student acts on its own policy (`prior_act` 0), and the prior only shapes its loss, so that
+what it learns to do with a hint is what its scores measure; with `prior_act` > 0, a step takes
+one of the prior's actions instead at that chance, falling to 0 over `prior_decay`, so that early
+behaviour follows the hint at once (the rollout's `log_prob` is then the mixture's, and PPO's
+ratio corrects for it). coef_t falls linearly from `prior_coef` to
 `prior_floor` over the first `prior_decay` of the run and is 0 from `prior_off` on (LLM4Teach:
 10, down by 0.005 per update to 0.1, off after 3000 updates; here as fractions of the run). With
 `prior_in_view` (the default) the executor acts only toward an object the student sees: a
@@ -37,10 +40,13 @@ class Channel(NamedTuple):
     """label(states [N], hint i32[N, K]) -> (actions bool[N, A], known bool[N]): the actions
     the student's loss is pulled toward at each step (toward their total probability); None:
     the channel has no prior.
-    coef(updates_done i32) -> f32: the prior's weight in the loss of that update."""
+    coef(updates_done i32) -> f32: the prior's weight in the loss of that update.
+    mix(updates_done i32) -> f32: the chance that a step of that update's rollout takes one of
+    the prior's actions instead of the student's."""
 
     label: Callable | None
     coef: Callable
+    mix: Callable = None
 
 
 def _none(updates_done):
@@ -48,7 +54,7 @@ def _none(updates_done):
 
 
 def input_channel(config: Config) -> Channel:
-    return Channel(None, _none)
+    return Channel(None, _none, _none)
 
 
 def action_prior(config: Config) -> Channel:
@@ -68,7 +74,11 @@ def action_prior(config: Config) -> Channel:
             good = jax.nn.one_hot(jnp.argmax(good, -1), good.shape[-1], dtype=bool) & good
         return good, known
 
-    return Channel(label, coef)
+    def mix(updates_done):  # from prior_act down to 0 over the prior's decay
+        done = updates_done / config.num_updates
+        return (fb.prior_act * jnp.maximum(1 - done / fb.prior_decay, 0.0)).astype(jnp.float32)
+
+    return Channel(label, coef, mix)
 
 
 CHANNELS = {"input": input_channel, "action_prior": action_prior}

@@ -65,6 +65,7 @@ def make_train(config: Config) -> Trainer:
     hinted = source.ask is not None
     channel = make_channel(config)
     prior = channel.label if hinted else None  # without hints a channel has nothing to carry
+    mixes = prior is not None and config.feedback.prior_act > 0
     graphdef = nnx.split(nnx.eval_shape(lambda: make_model(config, env, jax.random.key(0))))[0]
     n_env, n_steps, every, teacher_every = (
         config.env.num_envs,
@@ -90,9 +91,11 @@ def make_train(config: Config) -> Trainer:
         return RunnerState(params=params, opt_state=tx.init(params), timestep=timestep, key=key,
                            updates_done=zero_count(), mode_state=source.init())  # fmt: skip
 
-    def rollout(params, source_state, timestep, key):
+    def rollout(params, source_state, timestep, key, mix=0.0):
         """-> (last timestep, rows [T, N], episode lengths i32[T, N], hints.Asked [S, 2N] (None
-        without hints), the hint in force after the last step i32[N, K] (None without))."""
+        without hints), the hint in force after the last step i32[N, K] (None without)).
+        `mix`: the chance that a step takes one of the prior's actions instead of the
+        student's (`feedback.prior_act`); `log_prob` is then the mixture's."""
 
         def segment(ts, key):
             k_ask, k_steps = jax.random.split(key)
@@ -106,8 +109,16 @@ def make_train(config: Config) -> Trainer:
                 hint = hints.in_force(options, slot) if hinted else None
                 image, mission = ts.observation.image, ts.observation.mission
                 logits, value, value0 = policy(params, image, mission, hint)
-                action = jax.random.categorical(k, logits)
-                log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
+                k_act, k_prior, k_mix = jax.random.split(k, 3)
+                action = jax.random.categorical(k_act, logits)
+                probs = jax.nn.softmax(logits)
+                if mixes:  # some steps act as the prior asks (its actions, uniformly)
+                    asks, known = prior(ts.state, hint)
+                    ask = asks / jnp.maximum(asks.sum(-1, keepdims=True), 1)
+                    take = known & (jax.random.uniform(k_mix, (n_env,)) < mix)
+                    action = jnp.where(take, jax.random.categorical(k_prior, jnp.log(ask)), action)
+                    probs = jnp.where(known[:, None], mix * ask + (1 - mix) * probs, probs)
+                log_prob = jnp.log(probs[jnp.arange(n_env), action])
                 nxt = jax.vmap(env.step)(ts, action)
                 valid = ~ts.is_done()
                 row = Rollout(
@@ -142,8 +153,9 @@ def make_train(config: Config) -> Trainer:
         """The rollout from `state` (with `key`; by default the one `update` uses) and the
         values that bootstrap its last step."""
         key = jax.random.split(state.key, 4)[1] if key is None else key
+        mix = channel.mix(state.updates_done) if mixes else 0.0
         timestep, rows, lengths, asked, last_hint = rollout(
-            state.params, state.mode_state, state.timestep, key
+            state.params, state.mode_state, state.timestep, key, mix
         )
         # the step after the rollout is valued as the student acts there: under its hint
         obs = timestep.observation
