@@ -41,3 +41,19 @@ def test_the_action_prior_teaches_the_student_the_executors_actions(channel):
     # measured (Python 3.13, 2 cores): first update 1.66-1.74 (ln 7 = 1.95 at random), the last
     # 4 0.53-0.68 (12 updates): a margin of 0.6 x the first on each seed
     assert (last.mean(1) < 0.6 * first).all(), (first, last.mean(1))
+
+
+def test_with_prior_act_the_first_rollout_acts_as_the_prior_asks():
+    """At a mixture of 1 every step with a prior takes one of its actions, and the recorded
+    log-probability is the mixture's (uniform over the actions it asks for)."""
+    config = configs.load("paper_40", ["mode=oracle", "feedback.channel=action_prior",
+                                       "feedback.prior_act=1.0", "feedback.prior_labels=shortest",
+                                       "student.num_steps=32", "feedback.hint_every=16"])  # fmt: skip
+    trainer = make_train(config)
+    rows = jax.jit(trainer.collect)(trainer.init(jax.random.PRNGKey(0))).rows
+    known = np.asarray(rows.prior_known & rows.valid)
+    asks, action = np.asarray(rows.prior_actions), np.asarray(rows.action)
+    assert known.mean() > 0.3
+    assert asks[known, action[known]].all()
+    np.testing.assert_allclose(np.exp(np.asarray(rows.log_prob)[known]),
+                               1 / asks[known].sum(-1), rtol=1e-5)  # fmt: skip
