@@ -46,9 +46,10 @@ def test_the_action_prior_teaches_the_student_the_executors_actions(channel):
 def test_with_prior_act_the_first_rollout_acts_as_the_prior_asks():
     """At a mixture of 1 every step with a prior takes one of its actions, and the recorded
     log-probability is the mixture's (uniform over the actions it asks for)."""
-    config = configs.load("paper_40", ["mode=oracle", "feedback.channel=action_prior",
-                                       "feedback.prior_act=1.0", "feedback.prior_labels=shortest",
-                                       "student.num_steps=32", "feedback.hint_every=16"])  # fmt: skip
+    mixture = ["feedback.prior_act=1.0", "feedback.prior_labels=shortest"]
+    short = ["student.num_steps=32", "feedback.hint_every=16"]
+    config = configs.load("paper_40", ["mode=oracle", "feedback.channel=action_prior", *mixture,
+                                       *short])  # fmt: skip
     trainer = make_train(config)
     rows = jax.jit(trainer.collect)(trainer.init(jax.random.PRNGKey(0))).rows
     known = np.asarray(rows.prior_known & rows.valid)
