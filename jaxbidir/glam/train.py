@@ -16,8 +16,8 @@ GLAM's PPO settings (Carta et al. 2023, their released configs) are the config's
 Adam lr 1e-6 (eps 1e-5), gamma 0.99, lambda 0.99, clip 0.2, entropy 0.01, value 0.5, gradient
 norm 0.5, 4 epochs, minibatches of 64, rewards times 20, advantages not normalized; they trained
 Flan-T5 780M with 32 environments x 40 steps per update. The LM is `glam.lm` (a GPT-2, Llama or
-Qwen2 Hugging Face checkpoint) or the shipped teacher; words of the template its tokenizer cannot write
-are added to it, and positions a prompt needs beyond its own are added (`agent.fit_lm`).
+Qwen2 Hugging Face checkpoint) or the shipped teacher; words of the template its tokenizer cannot
+write are added to it, and positions a prompt needs beyond its own are added (`agent.fit_lm`).
 """
 
 from typing import NamedTuple
