@@ -123,11 +123,14 @@ _MIX = {**_SHORTEST, "feedback.prior_act": 0.5}
 _MIX_ARMS = {
     "oracle_mix": _MIX,
     "oracle_mix_wrong_0.5": {**_MIX, "feedback.oracle_corruption": 0.5},
+    # ... and no prior at all from mid-run (LLM4Teach drops it after 3000 updates)
+    "oracle_mix_off": {**_MIX, "feedback.prior_off": 0.5},
 }
 _MIX_PAIRS = (
     ("oracle_mix", "student_only", "can information help at all here, acting on the hint early"),
     ("oracle_mix_wrong_0.5", "student_only", "do hints this wrong still help"),
     ("oracle_mix_wrong_0.5", "oracle_mix", "what half the hints wrong cost"),
+    ("oracle_mix_off", "student_only", "can information help, the prior off from mid-run"),
 )
 _SHORTEST_PAIRS = (
     ("oracle_shortest", "student_only", "can information help at all here, with every shortest "
@@ -245,7 +248,8 @@ EXPERIMENTS = {
         (*_PRIOR, "run.total_frames=262144", "run.log_every=16", "run.checkpoint_every=32",
          "run.eval_every=16"),
         4, {a: {**_PRIOR_ARMS, **_MIX_ARMS}[a] for a in ("oracle", "student_only", "oracle_mix",
-            "oracle_mix_wrong_0.5", "oracle_wrong_0.5", "oracle_input")}, threshold=0.8,
+            "oracle_mix_wrong_0.5", "oracle_mix_off", "oracle_wrong_0.5", "oracle_input")},
+        threshold=0.8,
         pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS),
         wall_time="not yet measured",
     ),
@@ -259,7 +263,8 @@ EXPERIMENTS = {
          "run.checkpoint_every=32", "run.eval_every=8"),
         4, {a: {**_PRIOR_ARMS, **_MIX_ARMS, **_SHORTEST_ARMS}[a] for a in ("oracle",
             "student_only", "oracle_wrong_0.5", "oracle_mix", "oracle_mix_wrong_0.5",
-            "oracle_shortest", "oracle_shortest_wrong_0.5", "oracle_input")}, threshold=0.8,
+            "oracle_mix_off", "oracle_shortest", "oracle_shortest_wrong_0.5", "oracle_input")},
+        threshold=0.8,
         pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS, *_SHORTEST_PAIRS),
         wall_time="not yet measured",
     ),
