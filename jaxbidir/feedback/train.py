@@ -109,16 +109,19 @@ def make_train(config: Config) -> Trainer:
                 hint = hints.in_force(options, slot) if hinted else None
                 image, mission = ts.observation.image, ts.observation.mission
                 logits, value, value0 = policy(params, image, mission, hint)
-                k_act, k_prior, k_mix = jax.random.split(k, 3)
-                action = jax.random.categorical(k_act, logits)
-                probs = jax.nn.softmax(logits)
-                if mixes:  # some steps act as the prior asks (its actions, uniformly)
+                if not mixes:
+                    action = jax.random.categorical(k, logits)
+                    log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
+                else:  # some steps act as the prior asks (its actions, uniformly)
+                    k, k_prior, k_mix = jax.random.split(k, 3)
+                    action = jax.random.categorical(k, logits)
                     asks, known = prior(ts.state, hint)
                     ask = asks / jnp.maximum(asks.sum(-1, keepdims=True), 1)
                     take = known & (jax.random.uniform(k_mix, (n_env,)) < mix)
                     action = jnp.where(take, jax.random.categorical(k_prior, jnp.log(ask)), action)
+                    probs = jax.nn.softmax(logits)
                     probs = jnp.where(known[:, None], mix * ask + (1 - mix) * probs, probs)
-                log_prob = jnp.log(probs[jnp.arange(n_env), action])
+                    log_prob = jnp.log(probs[jnp.arange(n_env), action])
                 nxt = jax.vmap(env.step)(ts, action)
                 valid = ~ts.is_done()
                 row = Rollout(
