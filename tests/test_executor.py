@@ -15,9 +15,9 @@ from jaxbidir.envs import language as L
 EPISODES = 16
 
 
-def _follow(env, keys, hint_of):
-    """Play one episode per key acting on `hint_of(state)` through the executor -> (success
-    bool[E], steps without an executor's action i32[E])."""
+def _follow(env, keys, hint_of, steps: int):
+    """Play one episode per key for `steps` acting on `hint_of(state)` through the executor ->
+    (success bool[E], steps without an executor's action i32[E])."""
     ts = jax.vmap(env.reset)(keys)
     n = keys.shape[0]
 
@@ -30,7 +30,6 @@ def _follow(env, keys, hint_of):
         return (nxt, finished | nxt.is_done(), success, unknown + (live & ~known)), None
 
     start = (ts, jnp.zeros(n, bool), jnp.zeros(n, bool), jnp.zeros(n, jnp.int32))
-    steps = int(ts.state.max_steps.max())
     (_, _, success, unknown), _ = jax.lax.scan(step, start, None, length=steps)
     return success, unknown
 
@@ -39,7 +38,8 @@ def _follow(env, keys, hint_of):
 def test_the_executor_solves_every_level_from_the_oracles_hints(env_id):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(1), EPISODES)
-    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal))(keys)
+    steps = int(jax.vmap(env.reset)(keys).state.max_steps.max())  # every episode ends within
+    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
     assert int(unknown.sum()) == 0, f"{env_id}: an oracle's hint the executor cannot carry out"
     assert bool(success.all()), f"{env_id}: solved {int(success.sum())}/{EPISODES}"
 
