@@ -351,7 +351,10 @@ def test_a_bidirectional_run_learns_with_a_llama_family_teacher(tmp_path, family
         state, metrics = update(state)
     metrics = jax.device_get(metrics)
     print(f"{family}: two bidirectional updates in {time.perf_counter() - start:.1f}s")
-    assert all(np.isfinite(v).all() for v in jax.tree.leaves(metrics)), metrics
+    # the scores' separation of right from wrong hints is NaN while the hints are all of one
+    # kind (this random teacher's are all wrong); everything else is a number
+    defined = {k: v for k, v in metrics.items() if k not in ("hint_score_gap", "hint_score_auc")}
+    assert all(np.isfinite(v).all() for v in jax.tree.leaves(defined)), metrics
     assert {"teacher_loss", "kl"} <= set(metrics)
     moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), before, state.mode_state.params)
     assert all(jax.tree.leaves(moved))  # every parameter of the teacher learned something
