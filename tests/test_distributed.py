@@ -146,8 +146,8 @@ def test_two_processes_write_what_one_writes(one, two):
     # process 1 wrote nothing: one TensorBoard file, and no summary on its stdout (where gloo
     # writes lines of its own)
     assert len(list((two / "tb").iterdir())) == 1
-    assert "run saved in" not in _read_log(two, 1, "out")
-    assert "run saved in" in _read_log(two, 0, "out")
+    assert "the run is in" not in _read_log(two, 1, "out")
+    assert "the run is in" in _read_log(two, 0, "out")
     assert "process 1 of 2: 2 of 4 cpu devices" in _read_log(two, 1, "err")
 
 
