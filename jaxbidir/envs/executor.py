@@ -26,6 +26,7 @@ import numpy as np
 
 from . import constants as C
 from . import language as L
+from .grid import adjacent
 from .observation import view_cells, visibility
 from .oracle import _nearest
 from .state import State
@@ -115,12 +116,7 @@ def options(
         named = named & in_view(state)
     target = jnp.zeros_like(named).at[tuple(_nearest(named, pos))].set(True) & named
     empty = grid[..., 0] == C.EMPTY
-    beside = empty & (
-        _shifted(target, 1, 0, False)
-        | _shifted(target, -1, 0, False)
-        | _shifted(target, 0, 1, False)
-        | _shifted(target, 0, -1, False)
-    )
+    beside = empty & adjacent(target)
     goal = jnp.select([kind == 3, kind == 4], [beside, empty], target)
     walkable = empty | ((grid[..., 0] == C.DOOR) & (grid[..., 2] == C.OPEN))
     dist = distances(goal, walkable)
