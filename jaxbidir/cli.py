@@ -3,7 +3,7 @@
     jaxbidir train [--config NAME_OR_FILE] [--out DIR] [--resume] [key=value ...]
     jaxbidir train ... --coordinator HOST:PORT --num-processes N --process-id I  (one per host)
     jaxbidir train ... --distributed auto  (TPU pod slice, SLURM: JAX finds the cluster)
-    jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy]
+    jaxbidir evaluate --checkpoint DIR [--env ID] [--episodes N] [--gym] [--greedy] [--no-hints]
     jaxbidir pretrain-teacher [--from DIR_OR_HUB_ID] [--out DIR] [--overwrite] [key=value ...]
     jaxbidir export-teacher --checkpoint DIR [--seed-index I] --out DIR
     jaxbidir curves [--config NAME_OR_FILE] [--seeds N] [--modes a,b] [--out DIR] [key=value ...]
@@ -27,18 +27,8 @@ from pathlib import Path
 from jaxbidir.config import FEEDBACK_MODES, MODES
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxbidir", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser("train", help="train the student (PPO)")
-    train.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
-    train.add_argument(
-        "--out", help="run directory (default: a new runs/<date>-<time>, and runs/latest "
-        "pointing at it; with --resume, the run runs/latest points at)",
-    )  # fmt: skip
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    train.add_argument("--no-progress", action="store_true")
+def _add_several_processes(train: argparse.ArgumentParser) -> None:
+    """`train`'s flags for one run over several processes (`jaxbidir.distributed`)."""
     several = train.add_argument_group(
         "several processes", "one run over several hosts; start the same command on each"
     )
@@ -53,15 +43,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-timeout", type=int, default=100, metavar="S",
         help="when a process dies, the others stop within S seconds (default %(default)s)",
     )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jaxbidir", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train the student (PPO)")
+    train.add_argument("--config", help="a file, or a name in configs/ (default: embedded)")
+    train.add_argument(
+        "--out", help="run directory (default: a new runs/<date>-<time>, and runs/latest "
+        "pointing at it; with --resume, the run runs/latest points at)",
+    )  # fmt: skip
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--no-progress", action="store_true")
+    _add_several_processes(train)
     train.add_argument("overrides", nargs="*", metavar="table.key=value")
 
-    ev = sub.add_parser("evaluate", help="success rate of a trained student (one process)")
+    ev = sub.add_parser("evaluate", help="success rate of a trained run (one process)")
     ev.add_argument("--checkpoint", required=True, help="a run directory")
     ev.add_argument("--env", help="level id (default: the one it trained on)")
     ev.add_argument("--episodes", type=int, default=256)
     ev.add_argument("--gym", action="store_true", help="on the real minigrid (gymnasium)")
     ev.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     ev.add_argument("--seed-index", type=int, default=0, help="which of the run's seeds")
+    ev.add_argument(
+        "--no-hints", action="store_true",
+        help="the student alone (default: with the hints of the mode it trained in)",
+    )  # fmt: skip
 
     pre = sub.add_parser("pretrain-teacher", help="build the default teacher (oracle corpus)")
     pre.add_argument("--out", default="runs/teacher", help="where to save it (HF format)")
@@ -142,8 +151,9 @@ def do_evaluate(args) -> int:
     from jaxbidir.evaluate import evaluate
 
     result = evaluate(
-        args.checkpoint, args.env, args.episodes, args.gym, args.greedy, args.seed_index
-    )
+        args.checkpoint, args.env, args.episodes, args.gym, args.greedy, args.seed_index,
+        hints=not args.no_hints,
+    )  # fmt: skip
     print(json.dumps(result, indent=2))
     return 0
 

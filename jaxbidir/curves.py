@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxbidir import checkpoints, training
 from jaxbidir import config as configs
-from jaxbidir import training
 from jaxbidir.config import FEEDBACK_MODES, MODES, Config
 
 RESAMPLES = 10_000
@@ -85,7 +85,7 @@ def run_arm(config: Config, seeds: int, arm_dir, overrides: dict, progress=True)
     if summary.exists() and configs.from_dict(json.loads(saved.read_text())) == cfg:
         print(f"{arm_dir.name}: already done in {arm_dir}", flush=True)
     else:
-        resume = training.checkpoint_manager(arm_dir).latest_step() is not None
+        resume = checkpoints.checkpoint_manager(arm_dir).latest_step() is not None
         print(f"{arm_dir.name}: {'resuming' if resume else 'training'} in {arm_dir}", flush=True)
         training.run(cfg, arm_dir, resume=resume, progress=progress)
     return load(arm_dir)

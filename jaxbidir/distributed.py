@@ -80,6 +80,11 @@ def initialize(
             f"--distributed auto: JAX found no cluster here ({error}); on other machines give "
             f"--coordinator HOST:PORT --num-processes N --process-id I"
         ) from None
+    # JAX's persistent compilation cache is off on several processes: with it, processes that
+    # found some programs in a shared cache and compiled others hung for good in their first
+    # collective (a run resumed on two processes of tests/test_distributed.py, 3 hangs in 3
+    # tries; 0 in 4 without the cache)
+    jax.config.update("jax_enable_compilation_cache", False)
     _connect_devices()
     print(
         f"process {jax.process_index()} of {jax.process_count()}: {jax.local_device_count()} of "

@@ -1,97 +1,40 @@
-"""How well a trained student does: on our JAX level, and on the real minigrid environment.
+"""How well a trained run does on fresh episodes: on our JAX level with its own player
+(`Trainer.play`: the student with its hints, or GLAM's LM), and the student on the real minigrid.
 
-evaluate(checkpoint_dir, env_id, episodes, gym=False, greedy=False, seed_index=0) -> dict
+evaluate(checkpoint_dir, env_id, episodes, gym=False, greedy=False, seed_index=0, hints=True)
 """
 
 import contextlib
 import io
-from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxbidir import envs
-from jaxbidir.config import from_dict
-from jaxbidir.training import (
-    checkpoint_manager,
-    init_seeds,
-    make_train,
-    restore_newest_good,
-    saved_config,
-)
+from jaxbidir.checkpoints import load_seed
 
 
-def load_seed(checkpoint_dir, seed_index: int = 0):
-    """(trainer, the RunnerState of one seed) from a run directory (or its `checkpoints/`): of
-    its newest checkpoint that restores; one damaged on disk is named in a warning and left in
-    place."""
-    run_dir = Path(checkpoint_dir)
-    if run_dir.name == "checkpoints":
-        run_dir = run_dir.parent
-    # the directory is checked first: the manager would create it
-    manager = checkpoint_manager(run_dir) if (run_dir / "checkpoints").is_dir() else None
-    if manager is None or manager.latest_step() is None:
-        raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
-    config = from_dict(saved_config(manager))
-    if not 0 <= seed_index < config.run.num_seeds:
-        raise ValueError(
-            f"seed_index {seed_index} out of range: the run has {config.run.num_seeds} seeds"
-        )
-    trainer = make_train(config)
-    state, _, _ = restore_newest_good(manager, init_seeds(trainer, config)[0])
-    return trainer, jax.tree.map(lambda x: x[seed_index], state)
+def evaluate_jax(trainer, state, env_id: str, episodes: int, greedy: bool, hints: bool,
+                 seed: int = 0) -> dict:  # fmt: skip
+    """The first episode of `episodes` fresh environments, played to its end by the run's own
+    player (`Trainer.play`, as its evaluations during training), in one jit."""
+    env = trainer.env
+    if env_id != trainer.config.env.id:
+        env = envs.make(env_id, mission_length=env.mission_length)
+    k_levels, k_play = jax.random.split(jax.random.PRNGKey(seed))
+    first = jax.jit(jax.vmap(env.reset))(jax.random.split(k_levels, episodes))
+    steps = int(first.state.max_steps.max())
+    play = jax.jit(lambda state, first, key: trainer.play(state, env, first, steps, key, greedy,
+                                                         hints))  # fmt: skip
+    played, accuracy = jax.device_get(play(state, first, k_play))
+    out = _summary(played.success, played.returned, played.length, env_id, "jax")
+    if accuracy == accuracy:  # NaN: no hints asked
+        out["hint_accuracy"] = float(accuracy)
+    return out
 
 
-def load_student(checkpoint_dir, seed_index: int = 0):
-    """(trainer, the student's params of one seed) of a run (see `load_seed`)."""
-    trainer, state = load_seed(checkpoint_dir, seed_index)
-    if trainer.config.mode == "glam":
-        raise ValueError(
-            f"{checkpoint_dir} is a glam run: its policy is the language model, not a student; "
-            f"its success rate over training is in {Path(checkpoint_dir) / 'metrics.jsonl'}"
-        )
-    return trainer, state.params
-
-
-def _act(logits, key, greedy):
-    return jnp.argmax(logits, -1) if greedy else jax.random.categorical(key, logits)
-
-
-def evaluate_jax(trainer, params, env_id: str, episodes: int, greedy: bool, seed: int = 0) -> dict:
-    """The first episode of `episodes` fresh environments, run to their end in one jit."""
-    env = envs.make(env_id, mission_length=trainer.env.mission_length)
-
-    @jax.jit
-    def run(key):
-        k_reset, k_act = jax.random.split(key)
-        ts = jax.vmap(env.reset)(jax.random.split(k_reset, episodes))
-        zeros = jnp.zeros(episodes)
-
-        def cond(carry):
-            return ~jnp.all(carry[1])
-
-        def body(carry):
-            ts, finished, success, ret, length, key = carry
-            key, k = jax.random.split(key)
-            logits, _, _ = trainer.policy(params, ts.observation.image, ts.observation.mission)
-            ts = jax.vmap(env.step)(ts, _act(logits, k, greedy))
-            new = ~finished & ts.is_done()
-            success = jnp.where(new, ts.is_termination(), success)
-            ret = jnp.where(new, ts.reward, ret)
-            length = jnp.where(new, ts.t, length)
-            return ts, finished | ts.is_done(), success, ret, length, key
-
-        carry = (ts, jnp.zeros(episodes, bool), zeros.astype(bool), zeros, zeros, k_act)
-        _, _, success, ret, length, _ = jax.lax.while_loop(cond, body, carry)
-        return success, ret, length
-
-    success, ret, length = jax.device_get(run(jax.random.PRNGKey(seed)))
-    return _summary(success, ret, length, env_id, "jax")
-
-
-def evaluate_gym(trainer, params, env_id: str, episodes: int, greedy: bool, seed: int = 0) -> dict:
-    """The same policy on the real minigrid environment through gymnasium: observations are
+def evaluate_gym(trainer, state, env_id: str, episodes: int, greedy: bool, seed: int = 0) -> dict:
+    """The student alone on the real minigrid environment through gymnasium: observations are
     converted in numpy (the image as is, the mission text through our vocabulary)."""
     import gymnasium as gym
     import minigrid  # noqa: F401  (registers the BabyAI ids)
@@ -102,7 +45,7 @@ def evaluate_gym(trainer, params, env_id: str, episodes: int, greedy: bool, seed
             f"not in minigrid 3.2): evaluate it without --gym"
         )
     length_tokens = trainer.env.mission_length
-    policy = jax.jit(lambda image, mission: trainer.policy(params, image, mission)[0])
+    policy = jax.jit(lambda image, mission: trainer.policy(state.params, image, mission)[0])
     env = gym.make(env_id).unwrapped
     rng = np.random.default_rng(seed)
     success, ret, length = [], [], []
@@ -138,8 +81,27 @@ def _summary(success, ret, length, env_id, where) -> dict:
     }
 
 
-def evaluate(checkpoint_dir, env_id=None, episodes=256, gym=False, greedy=False, seed_index=0):
-    trainer, params = load_student(checkpoint_dir, seed_index)
-    env_id = env_id or trainer.config.env.id
-    fn = evaluate_gym if gym else evaluate_jax
-    return fn(trainer, params, env_id, episodes, greedy)
+def evaluate(checkpoint_dir, env_id=None, episodes=256, gym=False, greedy=False, seed_index=0,
+             hints=True) -> dict:  # fmt: skip
+    """How one seed of a run does on fresh episodes of its level (or `env_id`): with its hint
+    source, as it trained, unless `hints` is False (the student alone: `hints` in the result
+    says which). `gym`: on the real minigrid, the student alone."""
+    trainer, state = load_seed(checkpoint_dir, seed_index)
+    config = trainer.config
+    env_id = env_id or config.env.id
+    hinted = config.mode not in ("student_only", "glam")
+    if gym:
+        if config.mode == "glam":
+            raise ValueError(
+                f"{checkpoint_dir} is a glam run, whose policy reads our words for the grid: "
+                f"evaluate it without --gym"
+            )
+        if hinted and hints:
+            raise ValueError(
+                f"{checkpoint_dir} trained with hints ({config.mode}), which the real minigrid "
+                f"cannot give: pass --no-hints as well to evaluate the student alone there"
+            )
+        result = evaluate_gym(trainer, state, env_id, episodes, greedy)
+    else:
+        result = evaluate_jax(trainer, state, env_id, episodes, greedy, hints)
+    return {"mode": config.mode, "hints": config.mode if hinted and hints else "none", **result}

@@ -157,6 +157,23 @@ EXPERIMENTS = {
                 "the full update")),
         wall_time="about 1.5 h on a 2-core CPU",
     ),
+    "paper_40_glam": Experiment(
+        "the paper's own comparison: its method against the Lamorel/GLAM baseline (the language "
+        "model as the policy, trained by PPO with GLAM's settings; the shipped teacher as its "
+        "LM) on the paper's level at its 40 iterations",
+        "paper_40", (), 8,
+        {**_modes("student_only", "teacher_frozen", "bidirectional"),
+         # GLAM is ~50x a student's cost per frame: 4 seeds vmapped at a time (memory), and a
+         # checkpoint at every update, so that a stopped arm loses at most one
+         "glam": {"mode": "glam", "run.seed_batch": 4, "run.log_every": 1,
+                  "run.checkpoint_every": 1}},
+        pairs=(("bidirectional", "glam", "does the paper's method beat the LM as the policy"),
+               ("student_only", "glam", "does a small PPO student alone beat the LM as the "
+                "policy"),
+               ("bidirectional", "student_only", "does the paper's method beat the student "
+                "alone")),
+        wall_time="not yet measured: the student's arms minutes each, glam hours",
+    ),
     "gotolocal_32k": Experiment(
         "what the student's scores teach the teacher on GoToLocal (second hypothesis)",
         "gotolocal",

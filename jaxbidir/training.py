@@ -20,19 +20,24 @@ same content as one process's) and shows the progress; the checkpoints are one f
 written by all. A run resumes on any number of processes whose devices divide its seeds.
 """
 
+import functools
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxbidir import distributed, feedback, glam, nonfinite
+from jaxbidir.checkpoints import (
+    checkpoint_manager,
+    restore_newest_good,
+    save,
+    saved_config,
+    updates_done,
+)
 from jaxbidir.config import Config, flatten
 from jaxbidir.runner import Trainer
 
@@ -119,172 +124,6 @@ def make_chunk(trainer: Trainer, length: int, sharding, seed_batch: int = 0):
     return over_seeds(chunk, sharding, seed_batch)
 
 
-def updates_done(state) -> int:
-    """The updates every seed has done, read from this process's first shard of the seeds."""
-    return int(np.asarray(state.updates_done.addressable_data(0)).ravel()[0])
-
-
-def checkpoint_manager(out_dir: Path) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
-    return ocp.CheckpointManager((out_dir / "checkpoints").resolve(), options=options)
-
-
-def save(manager, state, config: Config):
-    """Atomic: orbax writes into a temporary directory and renames it when complete."""
-    update = updates_done(state)
-    manager.save(
-        update,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config.to_dict())
-        ),
-    )
-    manager.wait_until_finished()
-
-
-def saved_config(manager, step=None) -> dict:
-    """The config saved with checkpoint `step`, without the state. By default that of the newest
-    checkpoint whose config reads: one whose config is damaged is skipped silently here, and
-    reported by `restore_newest_good`, which reads it again with the state."""
-    if step is not None:
-        return _restore_config(manager, step)
-    return _newest_readable(manager, lambda step: _restore_config(manager, step))[1]
-
-
-def _restore_config(manager, step) -> dict:
-    return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
-
-
-def restore(manager, abstract_state, step=None):
-    """(state, saved config dict) of checkpoint `step` (default: the latest)."""
-    step = manager.latest_step() if step is None else step
-    out = manager.restore(
-        step,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state), config=ocp.args.JsonRestore()
-        ),
-    )
-    return out.state, out.config
-
-
-def _newest_readable(manager, read):
-    """(step, read(step), [(damaged step, reason), ...]) of the newest checkpoint that `read`
-    reads, trying the steps newest first. Raises FileNotFoundError when there is no checkpoint,
-    ValueError when none reads."""
-    damaged = []
-    for step in sorted(manager.all_steps(), reverse=True):
-        try:
-            return step, read(step), damaged
-        except Exception as error:  # orbax, tensorstore and json raise all kinds
-            damaged.append(_damaged(manager, step, error))
-    directory = Path(str(manager.directory))
-    if not damaged:
-        raise FileNotFoundError(f"no checkpoint in {directory}")
-    found = "; ".join(f"checkpoint {step} ({reason})" for step, reason in damaged)
-    raise ValueError(f"no checkpoint in {directory} restores, all are damaged: {found}")
-
-
-def restore_newest_good(manager, abstract_state, set_aside: bool = False):
-    """(state, saved config dict, step) of the newest checkpoint that restores.
-
-    Orbax writes a checkpoint atomically, but a disk can still damage it afterwards (a file cut
-    by a full disk or a copy, a file lost, garbage in a metadata file), and orbax then fails with
-    pages of TensorStore errors. Here each checkpoint that fails to restore, newest first, is
-    skipped for the one before it and reported in one line on stderr. It is never deleted: with
-    `set_aside` (a run about to save checkpoints again) its directory is renamed
-    `<step>.damaged`, which orbax does not take for a step, so that neither its `max_to_keep`
-    clean-up deletes it nor a new save of that step collides with it.
-    Raises FileNotFoundError when there is no checkpoint, ValueError when none restores."""
-    step, (state, config), damaged = _newest_readable(
-        manager, lambda step: restore(manager, abstract_state, step)
-    )
-    for bad, reason in damaged:
-        where = _step_dir(manager, bad)
-        if not set_aside:
-            kept = "left in place"
-        elif distributed.is_main():  # on several processes, the others wait for it (`sync`)
-            kept = f"moved aside to {_set_aside(where)}"
-        else:
-            kept = "moved aside by process 0"
-        print(
-            f"warning: checkpoint {bad} in {where} is damaged ({reason}); {kept}; "
-            f"using checkpoint {step}, the newest good one",
-            file=sys.stderr,
-            flush=True,
-        )
-    if set_aside and damaged:
-        distributed.sync("damaged checkpoints set aside")
-        manager.reload()  # forget the steps set aside
-    return state, config, step
-
-
-def _step_dir(manager, step) -> Path:
-    return Path(str(manager.directory)) / str(step)
-
-
-def _damaged(manager, step, error: BaseException) -> tuple[int, str]:
-    """(step, why it failed to restore in one short line: the first line of the error's root
-    cause, TensorStore's own message, without the checkpoint's directory). The reports that the
-    reads orbax abandoned make later are dropped (`_drop_reports_of_abandoned_reads`)."""
-    where = f"{_step_dir(manager, step)}/"
-    _ABANDONED_READS.add(where)
-    if len(_ABANDONED_READS) == 1:
-        _drop_reports_of_abandoned_reads()
-    while error.__cause__ is not None:
-        error = error.__cause__
-    first = next((line for line in str(error).splitlines() if line.strip()), "")
-    first = first.replace(where, "")
-    if len(first) > 200:
-        first = first[:200] + "..."
-    return step, f"{type(error).__name__}: {first}" if first else type(error).__name__
-
-
-_ABANDONED_READS = set()  # directories of checkpoints that failed to restore, with a "/"
-
-
-def _drop_reports_of_abandoned_reads():
-    """Orbax reads a checkpoint's arrays concurrently, in an event loop of its own that it closes
-    at the first read that fails. Each read still in flight then reports, as it ends, "Event
-    loop is closed" (an unraisable exception in a TensorStore thread), or its error when its
-    coroutine or future is collected (an unraisable exception, or asyncio's "exception was never
-    retrieved" log): hundreds of tracebacks, at any time later, repeating the line that reported
-    the damaged checkpoint. From the first failure on, this process drops those reports; any
-    other passes."""
-    previous = sys.unraisablehook
-
-    def about_abandoned(text: str) -> bool:
-        return any(where in text for where in _ABANDONED_READS)
-
-    def hook(unraisable):
-        error, tb = unraisable.exc_value, unraisable.exc_traceback
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        closed_loop = (
-            isinstance(error, RuntimeError)
-            and str(error) == "Event loop is closed"
-            and tb is not None
-            and tb.tb_frame.f_code.co_name == "_check_closed"
-        )
-        if not (closed_loop or about_abandoned(str(error))):
-            previous(unraisable)
-
-    def keep(record: logging.LogRecord) -> bool:
-        text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
-        return not about_abandoned(text)
-
-    sys.unraisablehook = hook
-    logging.getLogger("asyncio").addFilter(keep)
-
-
-def _set_aside(path: Path) -> Path:
-    """Rename a damaged step directory `<step>.damaged` (`.damaged-2`, ... when taken)."""
-    aside, n = path.with_name(f"{path.name}.damaged"), 1
-    while aside.exists():
-        n += 1
-        aside = path.with_name(f"{path.name}.damaged-{n}")
-    path.rename(aside)
-    return aside
-
-
 def read_metrics(path) -> list[dict]:
     """The records of a run's `metrics.jsonl` ([] when there is none). A line is whole when it
     ends in a newline: a run killed while writing leaves its last line cut, which is dropped
@@ -356,8 +195,8 @@ def run(
     `stop_after`: stop after that many updates without a final checkpoint, as a killed run
     would (for tests of resume). On several processes each calls it alike (module docstring)."""
     from tensorboardX import SummaryWriter
-    from tqdm import tqdm
 
+    # STAGE 1: the seeds' first state, or the one the last checkpoint holds
     out_dir = Path(out_dir)
     main = distributed.is_main()  # writes the files; the others only run their seeds
     manager = checkpoint_manager(out_dir)
@@ -369,68 +208,35 @@ def run(
     trainer = make_train(config)
     start = time.perf_counter()
     state, sharding = init_seeds(trainer, config)
-    done, evaluated = 0, set()
+    state, done, evaluated = _starting_point(manager, config, state, out_dir, resume)
     metrics_path, eval_path = out_dir / "metrics.jsonl", out_dir / "eval.jsonl"
-    if resume and manager.latest_step() is not None:
-        # the config first: a state of other shapes would not restore, and look damaged
-        saved, now = flatten(saved_config(manager)), flatten(config.to_dict())
-        if "env.id" not in saved:
-            raise ValueError(
-                f"{out_dir} was saved by an earlier jaxbidir, whose config had no tables: this "
-                f"version cannot resume it; train it again in another --out"
-            )
-        if saved != now:
-            diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
-            raise ValueError(f"--resume with a different config (saved, now): {diff}")
-        state, _, _ = restore_newest_good(manager, state, set_aside=True)
-        done = updates_done(state)
-        if main:
-            _keep_until(metrics_path, done)
-            evaluated = {line["update"] for line in _keep_until(eval_path, done)}
-        # whether the evaluation at `done` is written: every process must know (it is collective)
-        evaluated = {done} if distributed.from_main(done in evaluated) else set()
-    elif main:
-        metrics_path.unlink(missing_ok=True)
-        eval_path.unlink(missing_ok=True)
-    if main:
-        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
+    # STAGE 2: chunks of updates, each logged; evaluations and checkpoints when due
     run_cfg, total = config.run, config.num_updates
-    chunks = {}  # by length: log_every, and what is left at the end
-    evaluate = None
-    if trainer.evaluate is not None and run_cfg.eval_every:
-        evaluate = over_seeds(trainer.evaluate, sharding, run_cfg.seed_batch)
+    # one program by length: log_every, and what is left at the end
+    chunk = functools.cache(lambda n: make_chunk(trainer, n, sharding, run_cfg.seed_batch))
+    evaluate = over_seeds(trainer.evaluate, sharding, run_cfg.seed_batch)
     writer = SummaryWriter(str(out_dir / "tb")) if main else None
 
     def evaluate_if_due(done):
         """An evaluation at update 0, every eval_every updates and at the end (once each)."""
-        if evaluate is None or done in evaluated:
-            return
-        if done % run_cfg.eval_every == 0 or done >= total:
+        due = run_cfg.eval_every and (done % run_cfg.eval_every == 0 or done >= total)
+        if due and done not in evaluated:
             figures = distributed.to_host(evaluate(state))
             line = _eval_line(figures, done, done * config.frames_per_update)
             if main:
                 _append(eval_path, writer, [line], not_scalars=("update", "frames"))
             evaluated.add(done)
 
-    bar = tqdm(
-        total=total * config.frames_per_update,
-        initial=done * config.frames_per_update,
-        unit="frame",
-        unit_scale=True,
-        disable=not (progress and main),
-        desc=f"{config.env.id} {config.mode}",
-    )
+    bar = _progress_bar(config, done, show=progress and main)
     compile_s, last = None, {}
     try:
         evaluate_if_due(done)
         while done < total:
             t0 = time.perf_counter()
             length = min(run_cfg.log_every, total - done)
-            if length not in chunks:
-                chunks[length] = make_chunk(trainer, length, sharding, run_cfg.seed_batch)
             # `state` stays the last state whose metrics are all written (what Ctrl-C saves)
-            new_state, metrics = chunks[length](state, np.int32(done))
+            new_state, metrics = chunk(length)(state, np.int32(done))
             metrics = distributed.to_host(metrics)  # waits for the chunk; every seed's
             if "nonfinite" in metrics:  # raised before this chunk's state can be saved
                 nonfinite.check(metrics.pop("nonfinite"), done, out_dir)
@@ -456,21 +262,76 @@ def run(
         bar.close()
         if writer is not None:
             writer.close()
-    wall = time.perf_counter() - start
-    evaluations = read_metrics(eval_path) if main else []
-    summary = {
+
+    # STAGE 3: the summary
+    summary = _summary(config, last, time.perf_counter() - start, compile_s, eval_path)
+    if main:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _progress_bar(config: Config, done: int, show: bool):
+    """tqdm over the run's frames per seed, from the `done` updates of a resumed run."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=config.num_updates * config.frames_per_update,
+        initial=done * config.frames_per_update,
+        unit="frame",
+        unit_scale=True,
+        disable=not show,
+        desc=f"{config.env.id} {config.mode}",
+    )
+
+
+def _starting_point(manager, config: Config, state, out_dir: Path, resume: bool):
+    """-> (state, updates done, the updates whose evaluation is written): of the newest
+    checkpoint that restores with `resume` (its metrics and evaluations after it dropped, to be
+    written again), else `state` at update 0 (with fresh metrics files). Writes config.json once
+    the config is known to fit."""
+    main = distributed.is_main()
+    metrics_path, eval_path = out_dir / "metrics.jsonl", out_dir / "eval.jsonl"
+    done, evaluated = 0, set()
+    if resume and manager.latest_step() is not None:
+        # the config first: a state of other shapes would not restore, and look damaged
+        saved, now = flatten(saved_config(manager)), flatten(config.to_dict())
+        if "env.id" not in saved:
+            raise ValueError(
+                f"{out_dir} was saved by an earlier jaxbidir, whose config had no tables: this "
+                f"version cannot resume it; train it again in another --out"
+            )
+        if saved != now:
+            diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+            raise ValueError(f"--resume with a different config (saved, now): {diff}")
+        state, _, _ = restore_newest_good(manager, state, set_aside=True)
+        done = updates_done(state)
+        if main:
+            _keep_until(metrics_path, done)
+            evaluated = {line["update"] for line in _keep_until(eval_path, done)}
+        # whether the evaluation at `done` is written: every process must know (it is collective)
+        evaluated = {done} if distributed.from_main(done in evaluated) else set()
+    elif main:
+        metrics_path.unlink(missing_ok=True)
+        eval_path.unlink(missing_ok=True)
+    if main:
+        (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    return state, done, evaluated
+
+
+def _summary(config: Config, last: dict, wall: float, compile_s, eval_path: Path) -> dict:
+    """The run's summary (`summary.json`): `last`, the last update's metrics line; the final
+    evaluation from `eval_path` (which process 0 alone writes: None on the others)."""
+    evaluations = read_metrics(eval_path) if distributed.is_main() else []
+    return {
         "env_id": config.env.id,
         "mode": config.mode,
-        "num_seeds": run_cfg.num_seeds,
-        "updates": total,
-        "frames_per_seed": total * config.frames_per_update,
+        "num_seeds": config.run.num_seeds,
+        "updates": config.num_updates,
+        "frames_per_seed": config.num_updates * config.frames_per_update,
         "wall_clock_s": round(wall, 2),
         "first_chunk_s (compile)": round(compile_s or 0.0, 2),
         "final": {k: v for k, v in last.items() if not isinstance(v, list)},
         "final_success_per_seed": last.get("success_rate_per_seed"),
         "final_evaluation": evaluations[-1] if evaluations else None,
-        "eval_episodes": run_cfg.eval_episodes,
+        "eval_episodes": config.run.eval_episodes,
     }
-    if main:
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from tiny import TINY
 
-from jaxbidir import cli, config, curves, training
+from jaxbidir import checkpoints, cli, config, curves, training
 from jaxbidir.evaluate import evaluate
 
 
@@ -78,7 +78,7 @@ def test_damaged_latest_checkpoint_is_skipped_and_kept(damage, cfg, whole, tmp_p
         whole / "metrics.jsonl"
     )
     assert (run_dir / "checkpoints" / "8.damaged").is_dir() and latest.is_dir()
-    assert training.checkpoint_manager(run_dir).all_steps() == [4, 8]
+    assert checkpoints.checkpoint_manager(run_dir).all_steps() == [4, 8]
 
 
 def test_every_checkpoint_damaged_is_one_error(cfg, whole, tmp_path, capsys):

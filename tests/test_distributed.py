@@ -11,6 +11,10 @@ Minutes on 2 cores (7 to 12 on a shared one): marked `distributed`, left out of 
 `make test-distributed`, which CI runs after `make test`. The checks at the end are quick and in
 `make test`.
 
+The processes share the suite's persistent compilation cache (conftest.py), as processes of a
+cluster may share a cache directory: `jaxbidir.distributed` turns the cache off on several
+processes, without which the resumed run hung in its first collective.
+
 Why NPROC=4 in every run: XLA's CPU client sizes its thread pool, and with it how it splits the
 loops of a program, as max(cores, devices of the process), which changes float roundings: on a
 2-core machine 4 for the process with four devices and 2 for those with two. NPROC, which XLA
@@ -165,9 +169,11 @@ def test_resumed_on_two_killed_and_resumed_on_one(stopped, one, tmp_path):
     # 1 -> 2: the one-process checkpoint at update 2 continued by two processes, one of which
     # is killed once they have written the checkpoint at update 4 (8 updates still to go)
     procs = _train(out, 2, "--resume", wait=False)
+    deadline = time.monotonic() + TIMEOUT
     try:
         while not (out / "checkpoints" / "4").is_dir():
             assert all(p.poll() is None for p in procs), _read_log(out, 0, "err")[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint 4 within the time limit"
             time.sleep(0.05)
         procs[1].send_signal(signal.SIGKILL)
         killed = time.monotonic()

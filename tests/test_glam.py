@@ -145,7 +145,7 @@ def test_glam_learns_go_to_red_ball(tmp_path):
     # evaluated on the fixed episodes of every mode, at the start, every 20 updates, the end
     evaluations = training.read_metrics(tmp_path / "run" / "eval.jsonl")
     assert [e["update"] for e in evaluations] == [0, 20, 40]
-    for name in ("eval_success", "eval_success_greedy"):
+    for name in ("eval_success", "eval_success_greedy", "eval_return"):
         per_seed = np.array([e[f"{name}_per_seed"] for e in evaluations])
         assert per_seed.shape == (3, 4) and ((per_seed >= 0) & (per_seed <= 1)).all()
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tiny import TINY
 
-from jaxbidir import config, nonfinite, training
+from jaxbidir import checkpoints, config, nonfinite, training
 
 TWO_SEEDS = {**TINY, "run.num_seeds": 2}
 
@@ -28,7 +28,7 @@ def test_an_absurd_learning_rate_stops_the_run_before_a_checkpoint(tmp_path):
     cfg = config.load(None, {**TWO_SEEDS, "student.lr": 1e38})
     with pytest.raises(nonfinite.NonFiniteError, match=r"non-finite .*student_.* at update \d"):
         training.run(cfg, tmp_path, progress=False)
-    assert training.checkpoint_manager(tmp_path).latest_step() is None
+    assert checkpoints.checkpoint_manager(tmp_path).latest_step() is None
 
 
 def test_a_diverging_teacher_is_named():
@@ -67,7 +67,7 @@ def test_the_last_good_checkpoint_stays_the_latest(tmp_path, monkeypatch):
     says = r"non-finite student_gradients, student_loss, student_parameters at update 6 in seed"
     with pytest.raises(nonfinite.NonFiniteError, match=says + r"\(s\) 0, 1"):
         training.run(cfg, tmp_path, progress=False)
-    manager = training.checkpoint_manager(tmp_path)
+    manager = checkpoints.checkpoint_manager(tmp_path)
     assert manager.latest_step() == 4
-    state, _ = training.restore(manager, training.init_seeds(make_train(cfg), cfg)[0])
+    state, _ = checkpoints.restore(manager, training.init_seeds(make_train(cfg), cfg)[0])
     assert not bool(nonfinite.any_nonfinite(state.params))

@@ -12,7 +12,7 @@ import optax
 import pytest
 from flax import nnx
 
-from jaxbidir import cli, config, envs, teacher, training
+from jaxbidir import checkpoints, cli, config, envs, teacher
 from jaxbidir.envs import language as L
 from jaxbidir.teacher import configured, pretrain
 
@@ -120,9 +120,9 @@ def test_teacher_and_optimizer_state_round_trip_through_orbax(tmp_path, tiny_tea
     grads = jax.tree.map(lambda p: jnp.ones_like(p) * 0.1, params)
     updates, opt_state = tx.update(grads, opt_state, params)  # non-trivial moments
     state = _TeacherState(optax.apply_updates(params, updates), opt_state, jnp.int32(7))
-    manager = training.checkpoint_manager(tmp_path)
-    training.save(manager, state, config.Config())
-    back, _ = training.restore(manager, jax.eval_shape(lambda: state))
+    manager = checkpoints.checkpoint_manager(tmp_path)
+    checkpoints.save(manager, state, config.Config())
+    back, _ = checkpoints.restore(manager, jax.eval_shape(lambda: state))
     for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(back), strict=True):
         np.testing.assert_array_equal(x, y)
     assert jax.tree.structure(state) == jax.tree.structure(back)

@@ -10,7 +10,7 @@ import numpy as np
 from . import constants as C
 from . import observation
 from .dynamics import transition
-from .levels import LEVELS, ROOM, Level
+from .levels import LEVELS, Level
 from .state import Observation, State, StepType, Timestep
 from .verifier import verify
 
@@ -72,8 +72,8 @@ class Environment:
 
         k, sub = jax.random.split(key)
         _, (lay, instr, mission, navs, _) = jax.lax.while_loop(again, retry, (k, attempt(sub)))
-        fixed = self.level.max_steps
-        max_steps = jnp.asarray(fixed if fixed is not None else navs * ROOM**2, jnp.int32)
+        fixed, room = self.level.max_steps, self.level.room
+        max_steps = jnp.asarray(fixed if fixed is not None else navs * room**2, jnp.int32)
         return State(
             grid=lay.grid,
             ids=lay.ids,

@@ -35,25 +35,28 @@ class Level:
     params: dict = field(default_factory=dict)
     mission_length: int = 24
     max_steps: int | None = None  # fixed time limit (minigrid's `max_steps=` argument)
+    room: int = ROOM  # minigrid's room_size: max_steps = navs * room**2
 
 
 ONE_ROOM = Lay.room_interior((0, 0, ROOM), ROOM, ROOM)
 
 
 def _goto_object(key, level: Level, cell=None, num_dists=0, unique=False):
-    """GoToRedBall(NoDists)/GoToObj/GoToLocal: agent, [target], distractors, go to one of them."""
+    """GoToRedBall(NoDists)/GoToObj/GoToLocal(SxNy): agent, [target], distractors, go to one of
+    them, in one room of `level.room`."""
     k_agent, k_obj, k_kinds, k_place, k_pick = jax.random.split(key, 5)
-    grid = Lay.rooms_grid(ROOM, 1, 1, level.width, level.height)
-    lay = Lay.place_agent(k_agent, Lay.empty_layout(grid), ONE_ROOM)
+    room = Lay.room_interior((0, 0, level.room), level.width, level.height)
+    grid = Lay.rooms_grid(level.room, 1, 1, level.width, level.height)
+    lay = Lay.place_agent(k_agent, Lay.empty_layout(grid), room)
     n = num_dists
     if cell is not None:
-        lay, _ = Lay.add_object(k_obj, lay, ONE_ROOM, jnp.asarray(cell, jnp.uint8))
+        lay, _ = Lay.add_object(k_obj, lay, room, jnp.asarray(cell, jnp.uint8))
     if unique:
         kinds = Lay.unique_kinds(k_kinds, n)
     else:
         kinds = jax.vmap(Lay.random_kind)(jax.random.split(k_kinds, n))
     if n:
-        lay = Lay.add_objects(k_place, lay, ONE_ROOM, kinds)
+        lay = Lay.add_objects(k_place, lay, room, kinds)
     if cell is not None:
         target = jnp.asarray(cell)
     else:  # a uniformly chosen object among the distractors (ids 1..n)
@@ -285,6 +288,16 @@ def _level(env_id, attempt, width=ROOM, height=ROOM, **params):
     return Level(env_id, width, height, attempt, params=params)
 
 
+# BabyAI's small GoToLocal variants (room size S, N distractors), minigrid's registered ones
+SMALL_GOTO_LOCAL = ((5, 2), (6, 2), (6, 3), (6, 4), (7, 4), (7, 5), *((8, n) for n in range(2, 8)))
+
+
+def _small_goto_local(size: int, n: int) -> Level:
+    """GoToLocalS{size}N{n}: a grid of one room of `size`, `n` objects."""
+    params = {"num_dists": n}
+    return Level(f"BabyAI-GoToLocalS{size}N{n}-v0", size, size, goto_local, params, room=size)
+
+
 LEVELS: dict[str, Level] = {
     lvl.env_id: lvl
     for lvl in [
@@ -292,6 +305,7 @@ LEVELS: dict[str, Level] = {
         _level("BabyAI-GoToRedBall-v0", goto_red_ball, num_dists=7),
         _level("BabyAI-GoToObj-v0", goto_obj, reachable=False),
         _level("BabyAI-GoToLocal-v0", goto_local, num_dists=8),
+        *(_small_goto_local(size, n) for size, n in SMALL_GOTO_LOCAL),
         _level("BabyAI-PickupLoc-v0", pickup_loc),
         _level("BabyAI-PutNextLocal-v0", putnext_local),
         _level("BabyAI-UnlockLocal-v0", unlock_local, width=22, height=22),

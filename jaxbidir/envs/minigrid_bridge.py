@@ -40,6 +40,45 @@ def _clauses(instrs):
     raise NotImplementedError(f"minigrid instruction type {name} is not supported")
 
 
+def _instruction(instrs, id_of: dict, width: int, height: int) -> Instruction:
+    """Our `Instruction` for minigrid's `instrs`; `id_of`: our id of each object (by `id()`)."""
+
+    def mask(objs):
+        return np.uint32(sum(1 << int(id_of[id(o)]) for o in objs if id(o) in id_of))
+
+    def where(poss):
+        out = np.zeros((width, height), bool)
+        for x, y in poss:
+            out[x, y] = True
+        return out
+
+    order, clauses, done = _clauses(instrs)
+    empty = np.zeros((width, height), bool)
+    kind, objs, fixed, poss, fixed_poss, pre = [], [], [], [], [], []
+    for c in clauses:
+        c = c if c is not None else clauses[0]
+        move = getattr(c, "desc_move", None) or c.desc
+        put = getattr(c, "desc_fixed", None)
+        kind.append(_CLAUSES[type(c).__name__])
+        objs.append(mask(move.obj_set))
+        poss.append(where(move.obj_poss))
+        fixed.append(mask(put.obj_set) if put else np.uint32(0))
+        fixed_poss.append(where(put.obj_poss) if put else empty)
+        carried = getattr(c, "preCarrying", None)
+        pre.append(int(id_of.get(id(carried), 0)) if carried is not None else 0)
+
+    return Instruction(
+        order=jnp.asarray(order, jnp.int32),
+        kind=jnp.asarray(kind, jnp.int32),
+        objs=jnp.asarray(np.array(objs, np.uint32)),
+        fixed=jnp.asarray(np.array(fixed, np.uint32)),
+        poss=jnp.asarray(np.stack(poss)),
+        fixed_poss=jnp.asarray(np.stack(fixed_poss)),
+        pre_carrying=jnp.asarray(pre, jnp.int32),
+        done=jnp.asarray(done, bool),
+    )
+
+
 def from_minigrid(gym_env, env: Environment | None = None, key=None) -> Timestep:
     """Our `Timestep` for the current state of a minigrid BabyAI environment.
 
@@ -72,40 +111,7 @@ def from_minigrid(gym_env, env: Environment | None = None, key=None) -> Timestep
     if len(id_of) > 31:
         raise ValueError(f"{len(id_of)} objects: at most 31 are supported (ids fit a u32 mask)")
 
-    def mask(objs):
-        return np.uint32(sum(1 << int(id_of[id(o)]) for o in objs if id(o) in id_of))
-
-    def where(poss):
-        out = np.zeros((width, height), bool)
-        for x, y in poss:
-            out[x, y] = True
-        return out
-
-    order, clauses, done = _clauses(mg.instrs)
-    empty = np.zeros((width, height), bool)
-    kind, objs, fixed, poss, fixed_poss, pre = [], [], [], [], [], []
-    for c in clauses:
-        c = c if c is not None else clauses[0]
-        move = getattr(c, "desc_move", None) or c.desc
-        put = getattr(c, "desc_fixed", None)
-        kind.append(_CLAUSES[type(c).__name__])
-        objs.append(mask(move.obj_set))
-        poss.append(where(move.obj_poss))
-        fixed.append(mask(put.obj_set) if put else np.uint32(0))
-        fixed_poss.append(where(put.obj_poss) if put else empty)
-        carried = getattr(c, "preCarrying", None)
-        pre.append(int(id_of.get(id(carried), 0)) if carried is not None else 0)
-
-    instruction = Instruction(
-        order=jnp.asarray(order, jnp.int32),
-        kind=jnp.asarray(kind, jnp.int32),
-        objs=jnp.asarray(np.array(objs, np.uint32)),
-        fixed=jnp.asarray(np.array(fixed, np.uint32)),
-        poss=jnp.asarray(np.stack(poss)),
-        fixed_poss=jnp.asarray(np.stack(fixed_poss)),
-        pre_carrying=jnp.asarray(pre, jnp.int32),
-        done=jnp.asarray(done, bool),
-    )
+    instruction = _instruction(mg.instrs, id_of, width, height)
     state = State(
         grid=jnp.asarray(grid),
         ids=jnp.asarray(ids),

@@ -49,13 +49,13 @@ class Asked(NamedTuple):
 NO_HINT_SLOT = 2  # the slot of an environment whose two hints are spent: it acts on the mission
 
 
-def ask_for_segment(ask, source_state, env: envs.Environment, states: envs.State, key) -> Asked:
+def ask_for_segment(ask, mode_state, env: envs.Environment, states: envs.State, key) -> Asked:
     """The hints of one segment, asked in one batch [2N]: for the N states and for the first
     states of their next episodes."""
     both = jax.tree.map(
         lambda a, b: jnp.concatenate([a, b]), states, jax.vmap(env.next_episode)(states)
     )
-    return ask(source_state, both, key)
+    return ask(mode_state, both, key)
 
 
 def options(asked: Asked) -> jax.Array:

@@ -28,12 +28,12 @@ from . import hints, teacher_update
 
 
 class HintSource(NamedTuple):
-    """ask(source_state, states [B], key) -> hints.Asked [B]; None: the mode gives no hints.
+    """ask(mode_state, states [B], key) -> hints.Asked [B]; None: the mode gives no hints.
     init() -> the source's state for one seed (None unless it learns).
-    learn(source_state, asked [S, 2N], score f32[S, 2N], used bool[S, 2N], key) ->
-        (source_state, metrics, nonfinite checks): after each student update.
+    learn(mode_state, asked [S, 2N], score f32[S, 2N], used bool[S, 2N], key) ->
+        (mode_state, metrics, nonfinite checks): after each student update.
     lm, bridge: the teacher as loaded and its `Bridge` (None without one).
-    teacher(source_state) -> the teacher as it is now, for one seed (None without one)."""
+    teacher(mode_state) -> the teacher as it is now, for one seed (None without one)."""
 
     ask: Callable | None
     init: Callable

@@ -11,8 +11,8 @@ One `update(state)`, jitted as a whole:
   4. the hint source learns from them (a learning teacher's KL-regularized reward-weighted
      update, `teacher_update.py`; nothing for the other sources).
 
-`evaluate(state)` plays a fixed set of episodes (the same levels and keys in every mode, at
-every call), one episode per environment, acting sampled and greedy, with the mode's hints.
+`play` is the student with its hints in `runner.play_episodes`, the player of every
+evaluation; `evaluate(state)` plays the fixed episodes of every mode with it.
 """
 
 import functools
@@ -27,8 +27,10 @@ from jaxbidir.config import Config
 from jaxbidir.runner import (
     RunnerState,
     Trainer,
-    fixed_episodes,
+    choose,
     make_env,
+    make_evaluate,
+    play_episodes,
     scan_updates,
     update_metrics,
     zero_count,
@@ -91,7 +93,7 @@ def make_train(config: Config) -> Trainer:
         return RunnerState(params=params, opt_state=tx.init(params), timestep=timestep, key=key,
                            updates_done=zero_count(), mode_state=source.init())  # fmt: skip
 
-    def rollout(params, source_state, timestep, key, mix=0.0):
+    def rollout(params, mode_state, timestep, key, mix=0.0):
         """-> (last timestep, rows [T, N], episode lengths i32[T, N], hints.Asked [S, 2N] (None
         without hints), the hint in force after the last step i32[N, K] (None without)).
         `mix`: the chance that a step takes one of the prior's actions instead of the
@@ -101,7 +103,7 @@ def make_train(config: Config) -> Trainer:
             k_ask, k_steps = jax.random.split(key)
             asked = options = None
             if hinted:
-                asked = hints.ask_for_segment(source.ask, source_state, env, ts.state, k_ask)
+                asked = hints.ask_for_segment(source.ask, mode_state, env, ts.state, k_ask)
                 options = hints.options(asked)
 
             def step(carry, k):
@@ -180,24 +182,39 @@ def make_train(config: Config) -> Trainer:
         bad = {}
         if config.run.check_finite:
             info, bad = nonfinite.ppo_checks(info, params)
-        source_state = state.mode_state
+        mode_state = state.mode_state
         if hinted:
             score, used = hints.hint_scores(rows, last_value0, config.student.gamma, every)
             info.update(hints.hint_metrics(rows, asked, score, used))
             learn = functools.partial(source.learn, asked=asked, score=score, used=used,
                                       key=k_learn)  # fmt: skip
             index = state.updates_done if index is None else index
-            source_state, learnt, checks = every_few(learn, index, teacher_every, source_state)
+            mode_state, learnt, checks = every_few(learn, index, teacher_every, mode_state)
             info.update(learnt)
             bad.update(checks)
         new = RunnerState(params=params, opt_state=opt_state, timestep=timestep, key=key,
-                          updates_done=state.updates_done + 1, mode_state=source_state)  # fmt: skip
+                          updates_done=state.updates_done + 1, mode_state=mode_state)  # fmt: skip
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
-    evaluate = make_evaluate(config, env, policy, source, hinted)
+    def play(state: RunnerState, env, first, steps: int, key, greedy: bool, hints=True):
+        """`Trainer.play`: the student acting on mission and hint; hints asked as in training,
+        at the start and every `hint_every` steps (`hints=False`: the student alone)."""
+
+        def act(memory, ts, hint, k):
+            logits, _, _ = policy(state.params, ts.observation.image, ts.observation.mission, hint)
+            return choose(logits, k, greedy), memory
+
+        def ask(ts, k):
+            asked = source.ask(state.mode_state, ts.state, k)
+            return asked.hint, jnp.all(asked.hint == asked.oracle, -1).mean()
+
+        ask = ask if hinted and hints else None
+        return play_episodes(env, act, first, steps, key, every, ask)
+
+    evaluate = make_evaluate(config, env, play, hinted)
     train = scan_updates(init, update, config.num_updates)
-    return Trainer(init=init, update=update, train=train, evaluate=evaluate, policy=policy,
-                   env=env, config=config, lm=source.lm, collect=collect,
+    return Trainer(init=init, update=update, train=train, evaluate=evaluate, play=play,
+                   policy=policy, env=env, config=config, lm=source.lm, collect=collect,
                    teacher=source.teacher)  # fmt: skip
 
 
@@ -215,53 +232,3 @@ def every_few(learn, index, every: int, state):
         return state, jax.tree.map(nan, metrics), jax.tree.map(false, checks)
 
     return jax.lax.cond(index % every == 0, learn, skip, state)
-
-
-def make_evaluate(config: Config, env: envs.Environment, policy, source, hinted: bool):
-    """-> evaluate(state) -> {eval_success, eval_return, eval_success_greedy[,
-    eval_hint_accuracy]}: the student of `state` on `run.eval_episodes` fixed episodes, one per
-    environment, each played to its end (success or time limit) with sampled and with greedy
-    actions; hints asked as in training, at the start and every `hint_every` steps. The return
-    (1 - 0.9 steps/time limit on success, else 0) tells a student that goes straight to its goal
-    from one that reaches it by visiting every object: minigrid's verifiers never fail, so both
-    succeed. The hint accuracy is that of the hints asked for the episodes' first states (the
-    same states at every call)."""
-    n, every = config.run.eval_episodes, config.feedback.hint_every
-    episodes, k_play = fixed_episodes(config, env)
-
-    def play(state: RunnerState, greedy: bool):
-        def segment(carry, key):
-            ts = carry[0]
-            k_ask, k_steps = jax.random.split(key)
-            asked = source.ask(state.mode_state, ts.state, k_ask) if hinted else None
-            hint = asked.hint if hinted else None
-
-            def step(carry, k):
-                ts, finished, returned = carry
-                obs = ts.observation
-                logits, _, _ = policy(state.params, obs.image, obs.mission, hint)
-                action = jnp.argmax(logits, -1) if greedy else jax.random.categorical(k, logits)
-                nxt = jax.vmap(env.step)(ts, action)
-                returned = returned + jnp.where(finished, 0.0, nxt.reward)
-                return (nxt, finished | nxt.is_done(), returned), None
-
-            carry, _ = jax.lax.scan(step, carry, jax.random.split(k_steps, every))
-            correct = jnp.all(asked.hint == asked.oracle, -1).mean() if hinted else 0.0
-            return carry, correct
-
-        first, steps = episodes()
-        start = (first, jnp.zeros(n, bool), jnp.zeros(n))
-        keys = jax.random.split(k_play, -(-steps // every))  # segments enough for every episode
-        (_, _, returned), correct = jax.lax.scan(segment, start, keys)
-        # a success earns 1 - 0.9 steps/time limit >= 0.1, a time-out 0
-        return (returned > 0).mean(), returned.mean(), correct[0]
-
-    def evaluate(state: RunnerState) -> dict:
-        success, returned, accuracy = play(state, greedy=False)
-        success_greedy, _, _ = play(state, greedy=True)
-        out = dict(eval_success=success, eval_return=returned, eval_success_greedy=success_greedy)
-        if hinted:
-            out["eval_hint_accuracy"] = accuracy
-        return out
-
-    return evaluate

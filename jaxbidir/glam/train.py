@@ -9,8 +9,8 @@ One `update(state)`, jitted as a whole:
   3. `student.update_epochs` epochs of clipped PPO steps on minibatches of `glam.minibatch_size`
      rows, through the whole LM (or its last `glam.train_blocks` blocks) and the value head.
 
-`evaluate(state)` plays the fixed episodes every mode plays (`runner.fixed_episodes`), from an
-empty memory, sampled and greedy, as the student's evaluation does.
+`play` is the LM from an empty memory in `runner.play_episodes`, the player of every
+evaluation; `evaluate(state)` plays the fixed episodes of every mode with it.
 
 GLAM's PPO settings (Carta et al. 2023, their released configs) are the config's defaults:
 Adam lr 1e-6 (eps 1e-5), gamma 0.99, lambda 0.99, clip 0.2, entropy 0.01, value 0.5, gradient
@@ -32,8 +32,10 @@ from jaxbidir.config import Config
 from jaxbidir.runner import (
     RunnerState,
     Trainer,
-    fixed_episodes,
+    choose,
     make_env,
+    make_evaluate,
+    play_episodes,
     scan_updates,
     update_metrics,
     zero_count,
@@ -200,32 +202,18 @@ def make_train(config: Config) -> Trainer:
                           updates_done=state.updates_done + 1, mode_state=memory)  # fmt: skip
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
-    episodes, k_play = fixed_episodes(config, env)
+    def play(state: RunnerState, env, first, steps: int, key, greedy: bool, hints=True):
+        """`Trainer.play`: the LM acting from an empty memory (GLAM has no hints)."""
 
-    def evaluate(state: RunnerState) -> dict:
-        """{eval_success, eval_success_greedy}: the policy on the fixed episodes of every mode
-        (`runner.fixed_episodes`), one per row, from an empty memory, each played to its end."""
+        def act(memory, ts, hint, k):
+            prompt, mask, view = observe(ts, memory)
+            log_probs, _ = policy(state.params, prompt, mask)
+            action = choose(log_probs, k, greedy)
+            return action, remember(memory, view, action, ~ts.is_done())
 
-        def play(greedy: bool):
-            def step(carry, k):
-                ts, memory, finished, succeeded = carry
-                prompt, mask, view = observe(ts, memory)
-                log_probs, _ = policy(state.params, prompt, mask)
-                action = (jnp.argmax(log_probs, -1) if greedy
-                          else jax.random.categorical(k, log_probs))  # fmt: skip
-                nxt = jax.vmap(env.step)(ts, action)
-                succeeded = succeeded | (~finished & nxt.is_termination())
-                memory = remember(memory, view, action, ~ts.is_done())
-                return (nxt, memory, finished | nxt.is_done(), succeeded), None
+        return play_episodes(env, act, first, steps, key, memory=empty_memory(len(first.t)))
 
-            first, steps = episodes()
-            n = config.run.eval_episodes
-            start = (first, empty_memory(n), jnp.zeros(n, bool), jnp.zeros(n, bool))
-            (*_, succeeded), _ = jax.lax.scan(step, start, jax.random.split(k_play, steps))
-            return succeeded.mean()
-
-        return dict(eval_success=play(False), eval_success_greedy=play(True))
-
+    evaluate = make_evaluate(config, env, play, hinted=False)
     train = scan_updates(init, update, config.num_updates)
-    return Trainer(init=init, update=update, train=train, evaluate=evaluate, policy=policy,
-                   env=env, config=config, lm=lm)  # fmt: skip
+    return Trainer(init=init, update=update, train=train, evaluate=evaluate, play=play,
+                   policy=policy, env=env, config=config, lm=lm)  # fmt: skip
