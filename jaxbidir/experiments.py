@@ -285,6 +285,20 @@ EXPERIMENTS = {
         pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS, *_SHORTEST_PAIRS),
         wall_time="6 to 13 min an arm on a shared 2-core CPU",
     ),
+    "gotolocal_s7n4_prior_pilot": Experiment(
+        "on a small GoToLocal (one room of 7, 4 objects: the student's own reward is slower to "
+        "find there than the red ball's), does acting on the oracle's hint early (the action "
+        "prior with its mixture) make the student learn faster, do half the hints wrong land "
+        "between, and do the student's scores tell right hints from wrong",
+        "gotolocal",
+        ("env.id=BabyAI-GoToLocalS7N4-v0", *_PRIOR, "run.total_frames=262144",
+         "run.log_every=16", "run.checkpoint_every=32", "run.eval_every=16"),
+        4, {a: {**_PRIOR_ARMS, **_MIX_ARMS}[a] for a in ("student_only", "oracle_mix",
+            "oracle_mix_wrong_0.5", "oracle", "oracle_input")},
+        threshold=0.8,
+        pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS),
+        wall_time="not yet measured",
+    ),
 }  # fmt: skip
 
 
