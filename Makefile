@@ -25,6 +25,9 @@ VENV ?= .venv
 JAX_EXTRA ?=
 comma := ,
 BIN := $(VENV)/bin
+# -qq: errors only. setuptools (84 and later) ends every editable install, whatever its mode,
+# with a 12-line "Editable installation" notice, which -q shows
+PIP_INSTALL = $(BIN)/python -m pip install -qq
 
 # The first interpreter that really runs and is >= 3.12: $(PYTHON), then the usual names,
 # then pyenv's installed versions (on some machines the python3.12 shim exists but fails).
@@ -44,17 +47,17 @@ $(VENV)/.installed: pyproject.toml
 	echo "using $$py ($$($$py --version))"; \
 	[ -x $(BIN)/python ] || $$py -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".$(if $(JAX_EXTRA),[$(JAX_EXTRA)])"
+	$(PIP_INSTALL) -e ".$(if $(JAX_EXTRA),[$(JAX_EXTRA)])"
 	@touch $@
 
 # ... and what the tests and benchmarks compare against (minigrid, PyTorch, transformers' models)
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e ".[test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
+	$(PIP_INSTALL) -e ".[test$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@
 
 # ... and what `make curves` adds (matplotlib)
 $(VENV)/.installed-curves: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e ".[curves$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
+	$(PIP_INSTALL) -e ".[curves$(if $(JAX_EXTRA),$(comma)$(JAX_EXTRA))]"
 	@touch $@
 
 install: $(VENV)/.installed

@@ -63,7 +63,7 @@ def evaluate_gym(trainer, state, env_id: str, episodes: int, greedy: bool, seed:
                 action = int(rng.choice(len(p), p=p / p.sum()))
             obs, reward, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
-                success.append(terminated)
+                success.append(reward > 0)  # as `runner.Episodes`: a positive return
                 ret.append(reward)
                 length.append(t)
                 break
