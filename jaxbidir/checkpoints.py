@@ -203,7 +203,7 @@ def load_seed(checkpoint_dir, seed_index: int = 0):
     manager = checkpoint_manager(run_dir) if (run_dir / "checkpoints").is_dir() else None
     if manager is None or manager.latest_step() is None:
         raise FileNotFoundError(f"no checkpoint under {run_dir / 'checkpoints'}")
-    from jaxbidir.training import init_seeds, make_train  # training saves through this module
+    from jaxbidir.training import init_seeds, make_train  # here: training imports this module
 
     config = from_dict(saved_config(manager))
     if not 0 <= seed_index < config.run.num_seeds:

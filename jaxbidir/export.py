@@ -11,7 +11,7 @@ length) and `export.json` (which run, seed and update it is).
 import json
 from pathlib import Path
 
-from jaxbidir.evaluate import load_seed
+from jaxbidir.checkpoints import load_seed
 from jaxbidir.teacher import configured, hf, lora
 
 LEARNING = ("bidirectional", "bidirectional_shuffled")

@@ -77,7 +77,7 @@ def test_a_lora_run_trains_only_adapters_and_exports_a_checkpoint_transformers_l
     step, whatever the number of seeds), and every adapter learnt. `jaxbidir export-teacher`
     of seed 1 writes a GPT-2 checkpoint (adapters folded in) whose transformers logits equal
     the run's teacher's, not the shipped one's, and that a config takes as `teacher.path`."""
-    from jaxbidir.evaluate import load_seed
+    from jaxbidir.checkpoints import load_seed
     from jaxbidir.export import export_teacher
     from jaxbidir.feedback import sources
 
