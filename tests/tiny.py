@@ -22,6 +22,6 @@ def levels_but_most_small_ones() -> list[str]:
     seconds a level (mission mix, the oracle's bot, the executor); the step parity covers all."""
     from jaxbidir import envs
 
-    small = [f"BabyAI-GoToLocalS{s}N{n}-v0" for s, n in envs.levels.SMALL_GOTO_LOCAL]
+    small = [envs.levels.small_goto_local_id(s, n) for s, n in envs.levels.SMALL_GOTO_LOCAL]
     kept = {small[0], small[-1]}
     return [env_id for env_id in envs.registry() if env_id not in small or env_id in kept]

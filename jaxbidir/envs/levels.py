@@ -284,18 +284,16 @@ def mixed(key, level, episode_key=None):
     return lay, instr, mission, navs * rooms, ok & accepted
 
 
-def _level(env_id, attempt, width=ROOM, height=ROOM, **params):
-    return Level(env_id, width, height, attempt, params=params)
+def _level(env_id, attempt, width=ROOM, height=ROOM, room=ROOM, **params):
+    return Level(env_id, width, height, attempt, params=params, room=room)
 
 
 # BabyAI's small GoToLocal variants (room size S, N distractors), minigrid's registered ones
 SMALL_GOTO_LOCAL = ((5, 2), (6, 2), (6, 3), (6, 4), (7, 4), (7, 5), *((8, n) for n in range(2, 8)))
 
 
-def _small_goto_local(size: int, n: int) -> Level:
-    """GoToLocalS{size}N{n}: a grid of one room of `size`, `n` objects."""
-    params = {"num_dists": n}
-    return Level(f"BabyAI-GoToLocalS{size}N{n}-v0", size, size, goto_local, params, room=size)
+def small_goto_local_id(size: int, n: int) -> str:
+    return f"BabyAI-GoToLocalS{size}N{n}-v0"
 
 
 LEVELS: dict[str, Level] = {
@@ -305,7 +303,10 @@ LEVELS: dict[str, Level] = {
         _level("BabyAI-GoToRedBall-v0", goto_red_ball, num_dists=7),
         _level("BabyAI-GoToObj-v0", goto_obj, reachable=False),
         _level("BabyAI-GoToLocal-v0", goto_local, num_dists=8),
-        *(_small_goto_local(size, n) for size, n in SMALL_GOTO_LOCAL),
+        *(
+            _level(small_goto_local_id(s, n), goto_local, s, s, room=s, num_dists=n)
+            for s, n in SMALL_GOTO_LOCAL
+        ),
         _level("BabyAI-PickupLoc-v0", pickup_loc),
         _level("BabyAI-PutNextLocal-v0", putnext_local),
         _level("BabyAI-UnlockLocal-v0", unlock_local, width=22, height=22),
