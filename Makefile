@@ -13,7 +13,8 @@
 #                  MODES=...,glam adds the GLAM baseline, about 50x slower per frame)
 #   make reproduce EXP=name  one of the project's experiments (jaxbidir reproduce --list),
 #                  its per-seed record into results/EXP/ (resumes; committed arms are kept)
-#   make test      the test suite (tiny configs; slow experiments are marked and left to bench)
+#   make test      the test suite (tiny configs; the slow tests are marked and left to test-slow)
+#   make test-slow the per-level tests on the other levels, GLAM's learning test (CI runs them)
 #   make test-distributed  one run over two processes against one (minutes; CI runs it too)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make lint      ruff
@@ -36,7 +37,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test test-distributed bench lint clean
+.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test test-slow test-distributed bench lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +89,10 @@ reproduce: install-curves
 TEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+# the per-level tests on every other level, and GLAM's learning test (CI runs them after make test)
+test-slow: install-test
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow $(ARGS)
 
 # two JAX processes at a time, each of them compiling: no parallel test workers
 test-distributed: install-test

@@ -4,6 +4,13 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# XLA's CPU backend optimizes at LLVM's level 3 by default; at level 1 the tests' programs compile
+# ~35% faster and run as fast (a level's generator: 11-13 s -> 7.2-7.6 s to compile, 7 ms -> 6 ms
+# to run; the student's learning test 68 s -> 58 s). Float sums may differ in the last bits.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    flags = os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1"
+    os.environ["XLA_FLAGS"] = flags.strip()
+
 import tempfile  # noqa: E402
 
 # Tests compile the same programs more than once (a run, then its resume; the notebook's kernel):

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tiny import levels_but_most_small_ones
+from tiny import levels_but_most_small_ones, per_level, quick_jit
 
 from jaxbidir import envs
 from jaxbidir.envs import constants as C
@@ -35,12 +35,12 @@ def _follow(env, keys, hint_of, steps: int):
     return success, unknown
 
 
-@pytest.mark.parametrize("env_id", levels_but_most_small_ones())
+@pytest.mark.parametrize("env_id", per_level(levels_but_most_small_ones()))
 def test_the_executor_solves_every_level_from_the_oracles_hints(env_id):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(1), EPISODES)
     steps = int(jax.vmap(env.reset)(keys).state.max_steps.max())  # every episode ends within
-    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
+    success, unknown = quick_jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
     assert int(unknown.sum()) == 0, f"{env_id}: an oracle's hint the executor cannot carry out"
     assert bool(success.all()), f"{env_id}: solved {int(success.sum())}/{EPISODES}"
 

@@ -8,7 +8,8 @@ from tiny import TINY
 
 from jaxbidir import cli, experiments, training
 
-# the notebook test's runs (tests/test_notebook.py): the compilation cache serves both
+# the notebook test's runs (tests/test_notebook.py): the compilation cache serves both. Hint
+# sources without a language model (oracle), whose programs compile in a fraction of a teacher's
 OVERRIDES = tuple(
     f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()
 )
@@ -17,14 +18,14 @@ OVERRIDES = tuple(
 def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     tiny = experiments.Experiment(
         "a test", "paper_40", OVERRIDES, 2,
-        {"student_only": {"mode": "student_only"}, "bidirectional": {"mode": "bidirectional"}},
+        {"student_only": {"mode": "student_only"}, "oracle": {"mode": "oracle"}},
     )  # fmt: skip
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", tiny)
     runs, results = tmp_path / "runs", tmp_path / "results"
     real_run = training.run
 
     def killed_after_one_arm(cfg, out_dir, **kwargs):
-        if cfg.mode == "bidirectional":
+        if cfg.mode == "oracle":
             raise KeyboardInterrupt
         return real_run(cfg, out_dir, **kwargs)
 
@@ -46,9 +47,9 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "run", recorded)
     assert cli.main(["reproduce", "tiny", "--runs", str(runs), "--results", str(results),
                      "--no-progress"]) == 0  # fmt: skip
-    assert trained == ["bidirectional"]
+    assert trained == ["oracle"]
     record = json.loads((results / "tiny" / "table.json").read_text())
-    assert list(record["modes"]) == ["student_only", "bidirectional"]
+    assert list(record["modes"]) == ["student_only", "oracle"]
     assert record["command"] == "jaxbidir reproduce tiny" and record["frames_per_seed"] == 1024
     assert (results / "tiny" / "curves.png").exists() and (results / "tiny" / "table.md").exists()
 
@@ -63,26 +64,26 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     # an arm added between recorded ones is trained and written with all of them, in order
     widened = {
         "student_only": tiny.arms["student_only"],
-        "oracle": {"mode": "oracle"},
-        "bidirectional": tiny.arms["bidirectional"],
+        "oracle_wrong_0.25": {"mode": "oracle", "feedback.oracle_corruption": 0.25},
+        "oracle": tiny.arms["oracle"],
         "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.5},
     }
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
         "a test", "paper_40", OVERRIDES, 2, widened))  # fmt: skip
 
     def killed_at_the_last_arm(cfg, *args, **kwargs):
-        if cfg.feedback.oracle_corruption:
+        if cfg.feedback.oracle_corruption >= 0.5:
             raise KeyboardInterrupt
         return recorded(cfg, *args, **kwargs)
 
     monkeypatch.setattr(training, "run", killed_at_the_last_arm)
     with pytest.raises(KeyboardInterrupt):
         experiments.reproduce("tiny", runs, results, progress=False)
-    assert trained == ["oracle"]
+    assert trained == ["oracle"]  # oracle_wrong_0.25's mode
     record = json.loads((results / "tiny" / "table.json").read_text())
-    assert list(record["modes"]) == ["student_only", "oracle", "bidirectional"]
+    assert list(record["modes"]) == ["student_only", "oracle_wrong_0.25", "oracle"]
     # an arm defined but never run may be redefined: it is trained (here: killed) as it is now
-    redefined = {**widened, "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.25}}
+    redefined = {**widened, "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.75}}
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
         "a test", "paper_40", OVERRIDES, 2, redefined))  # fmt: skip
     with pytest.raises(KeyboardInterrupt):
@@ -96,7 +97,7 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="another version of experiment 'tiny'"):
         experiments.reproduce("tiny", runs, results, progress=False)
     # ... nor one whose recorded arm changed (an arm added since would be trained, and kept)
-    changed = {**tiny.arms, "bidirectional": {"mode": "bidirectional", "teacher.lr": 0.1}}
+    changed = {**tiny.arms, "oracle": {"mode": "oracle", "feedback.oracle_corruption": 0.1}}
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
         "a test", "paper_40", OVERRIDES, 2, changed))  # fmt: skip
     with pytest.raises(ValueError, match="or an arm's overrides differ"):

@@ -128,6 +128,7 @@ def _tiny(tmp_path, n_layer=2, **overrides):
             "run.log_every": 4, "run.checkpoint_every": 8, **overrides}  # fmt: skip
 
 
+@pytest.mark.slow  # minutes: `make test-slow`
 def test_glam_learns_go_to_red_ball(tmp_path):
     """A short run on the paper's level with a tiny LM, 4 seeds vmapped: the success rate over
     the episodes of the last quarter of the updates gains on that of the first quarter (the

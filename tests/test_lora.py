@@ -74,9 +74,10 @@ def test_a_lora_run_trains_only_adapters_and_exports_a_checkpoint_transformers_l
 ):
     """A bidirectional run of 2 seeds with `teacher.update=lora`: each seed's teacher state is
     its adapters and their Adam moments only (the pretrained weights are one constant of the
-    step, whatever the number of seeds), and every adapter learnt. `jaxbidir export-teacher`
-    of seed 1 writes a GPT-2 checkpoint (adapters folded in) whose transformers logits equal
-    the run's teacher's, not the shipped one's, and that a config takes as `teacher.path`."""
+    step, whatever the number of seeds), every adapter learnt, and the run killed and resumed
+    goes on exactly. `jaxbidir export-teacher` of seed 1 writes a GPT-2 checkpoint (adapters
+    folded in) whose transformers logits equal the run's teacher's, not the shipped one's, and
+    that a config takes as `teacher.path`."""
     from jaxbidir.checkpoints import load_seed
     from jaxbidir.export import export_teacher
     from jaxbidir.feedback import sources
@@ -85,6 +86,11 @@ def test_a_lora_run_trains_only_adapters_and_exports_a_checkpoint_transformers_l
                              "teacher.lr": 1e-2, "run.num_seeds": 2})  # fmt: skip
     run = tmp_path / "run"
     training.run(cfg, run, progress=False)
+    # killed after 6 updates and resumed: the same run, adapters and their optimizer included
+    training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
+    training.run(cfg, tmp_path / "cut", progress=False, resume=True)
+    metrics = [training.read_metrics(d / "metrics.jsonl") for d in (run, tmp_path / "cut")]
+    assert metrics[0] == metrics[1] and len(metrics[0]) == 8
     trainer, seed = load_seed(run, 1)
     source = sources.make_source(trainer.config, trainer.env)
     start = teacher_update.split_teacher(cfg, trainer.lm).start

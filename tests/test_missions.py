@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from reference.minigrid_envs import make_minigrid
 from scipy.stats import chi2_contingency
-from tiny import levels_but_most_small_ones
+from tiny import levels_but_most_small_ones, per_level, quick_jit
 
 from jaxbidir import envs
 from jaxbidir.envs import constants as C
@@ -49,12 +49,12 @@ def _spec(instrs):
     return connective, np.array(kinds), np.stack(descs), np.stack(fixeds)
 
 
-@pytest.mark.parametrize("env_id", levels_but_most_small_ones())
+@pytest.mark.parametrize("env_id", per_level(levels_but_most_small_ones()))
 def test_mission_text_from_our_builder(env_id):
     """The sentence our JAX builder writes for minigrid's own instruction, on minigrid's layout,
     is minigrid's mission string, token for token."""
     env = envs.make(env_id)
-    build = jax.jit(I.build, static_argnums=(5,))
+    build = quick_jit(I.build, static_argnums=(5,))
     for seed in range(40):
         with contextlib.redirect_stdout(io.StringIO()):
             mg = make_minigrid(env_id, seed)
@@ -87,7 +87,7 @@ def features(mission: str) -> dict[str, list[str]]:
 def _ours(env_id, n):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(123), n)
-    missions = jax.jit(jax.vmap(lambda k: env.reset(k).state.mission))(keys)
+    missions = quick_jit(jax.vmap(lambda k: env.reset(k).state.mission))(keys)
     return [L.decode(m) for m in np.asarray(missions)]
 
 
@@ -99,7 +99,7 @@ def _theirs(env_id, n):
     return out
 
 
-@pytest.mark.parametrize("env_id", levels_but_most_small_ones())
+@pytest.mark.parametrize("env_id", per_level(levels_but_most_small_ones()))
 def test_mission_mix_matches_minigrid(env_id):
     """Chi-square test of homogeneity, feature by feature, between our sampler and minigrid's."""
     n = 300 if "Mixed" in env_id else 500

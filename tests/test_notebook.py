@@ -7,7 +7,8 @@ from pathlib import Path
 from tiny import TINY
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "reproduce_curves.ipynb"
-# the tests' tiny run, evaluated: the compilation cache serves the modes' programs to both
+# the tests' tiny run, evaluated, as tests/test_experiments.py runs it: the compilation cache
+# serves the modes' programs to both
 OVERRIDES = [f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()]
 
 
@@ -19,20 +20,20 @@ def test_the_curves_notebook_runs_top_to_bottom(tmp_path):
         str(NOTEBOOK),
         str(tmp_path / "executed.ipynb"),
         parameters=dict(
-            SEEDS=2, MODES=["student_only", "bidirectional"], OVERRIDES=OVERRIDES, OUT=str(out)
+            SEEDS=2, MODES=["student_only", "oracle"], OVERRIDES=OVERRIDES, OUT=str(out)
         ),  # fmt: skip
         kernel_name="python3",
         progress_bar=False,
     )
     assert (out / "curves.png").stat().st_size > 10_000 and (out / "curves.pdf").exists()
     table = json.loads((out / "table.json").read_text())
-    assert set(table["modes"]) == {"student_only", "bidirectional"}
-    bidirectional = table["modes"]["bidirectional"]
-    assert bidirectional["seeds"] == [0, 1] and bidirectional["source"] == "evaluation"
-    assert len(bidirectional["curve"]["frames"]) == 3  # updates 0, 4 and 8
-    assert len(bidirectional["final_hint_accuracy"]) == 2
+    assert set(table["modes"]) == {"student_only", "oracle"}
+    oracle = table["modes"]["oracle"]
+    assert oracle["seeds"] == [0, 1] and oracle["source"] == "evaluation"
+    assert len(oracle["curve"]["frames"]) == 3  # updates 0, 4 and 8
+    assert oracle["final_hint_accuracy"] == [1.0, 1.0]
     executed = json.loads((tmp_path / "executed.ipynb").read_text())
     shown = [o for c in executed["cells"] for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in shown)
-    assert any("| bidirectional |" in "".join(o.get("data", {}).get("text/markdown", ""))
+    assert any("| oracle |" in "".join(o.get("data", {}).get("text/markdown", ""))
                for o in shown)  # fmt: skip

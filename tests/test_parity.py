@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from reference.glam_text import describe as glam_describe
 from reference.minigrid_envs import make_minigrid
+from tiny import per_level
 
 from jaxbidir import envs
 from jaxbidir.envs import description
@@ -49,7 +50,7 @@ def rollouts():
     return get
 
 
-@pytest.mark.parametrize("env_id", envs.registry())
+@pytest.mark.parametrize("env_id", per_level(envs.registry()))
 def test_step_parity(env_id, rollouts):
     env, run = rollouts(env_id)
     successes = 0
