@@ -39,6 +39,9 @@ ARMS = {
     # the hint channels (feedback.channel) on the oracle's hints: text only, and the action prior
     "oracle": {"mode": "oracle"},
     "oracle_prior": {"mode": "oracle", "feedback.channel": "action_prior"},
+    # the recurrent student (a GRU core of 64 units, BabyAI's memory at our width)
+    "student_recurrent": {"mode": "student_only", "student.memory": 64},
+    "oracle_recurrent": {"mode": "oracle", "student.memory": 64},
 }  # fmt: skip
 # timed by default; the others on demand (--arms)
 DEFAULT_ARMS = (

@@ -126,6 +126,9 @@ class StudentConfig(Checked):
     # how the convolutions' 7x7 map becomes one vector: a max over the cells (BabyAI's, which
     # forgets where a feature was) or the whole map flattened (MiniGrid PPO agents'; keeps where)
     pool: str = field("max", choices=("max", "flatten"))
+    # units of a recurrent core (a GRU over the hint-free view, PureJaxRL's ppo_rnn shape) that
+    # carries the episode from step to step; 0: a feed-forward student that sees only the view
+    memory: int = field(0, min=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,6 +237,17 @@ class Config:
             raise ValueError(
                 f"config: env.num_envs * student.num_steps ({rows}) must be divisible by "
                 f"student.num_minibatches ({self.student.num_minibatches})"
+            )
+        if self.student.memory and self.env.num_envs % self.student.num_minibatches:
+            raise ValueError(
+                f"config: a recurrent student (student.memory) learns from whole sequences, a "
+                f"minibatch of environments at a time: env.num_envs ({self.env.num_envs}) must "
+                f"be divisible by student.num_minibatches ({self.student.num_minibatches})"
+            )
+        if self.mode == "glam" and self.student.memory:
+            raise ValueError(
+                "config: student.memory shapes the student's network; in mode glam the policy "
+                "is the language model: leave student.memory at 0"
             )
         if self.mode == "glam" and rows % self.glam.minibatch_size:
             raise ValueError(

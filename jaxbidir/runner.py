@@ -37,6 +37,7 @@ class RunnerState(NamedTuple):
     updates_done: jax.Array  # i32
     mode_state: Any = None  # what the mode carries besides: a learning teacher's TeacherState,
     #                         GLAM's episode Memory; None for the others
+    carry: Any = None  # a recurrent student's core, f32[num_envs, student.memory]; else None
 
 
 class Trainer(NamedTuple):

@@ -158,7 +158,7 @@ def test_hint_scores_telescope_to_the_segment_returns():
     slot = slot.at[2, 1].set(0)  # the ignored step still carries the first hint's slot
     rows = Rollout(image=fill, mission=fill, hint=fill, slot=slot, action=fill, log_prob=fill,
                    value=fill, value0=value0, reward=reward, done=done, terminated=done,
-                   valid=valid, prior_actions=fill, prior_known=fill)  # fmt: skip
+                   valid=valid, first=fill, prior_actions=fill, prior_known=fill)  # fmt: skip
     last = jnp.array([0.0, 2.0])
     score, used = hints.hint_scores(rows, last, g, 3)
     # env 0, segment 0: 0 + g*0 + g^2*0 + g^3 V0(s3) - V0(s0)
@@ -254,8 +254,8 @@ def test_the_last_step_is_bootstrapped_under_the_hint_in_force():
     going_on = np.asarray(rows.valid[-1] & ~rows.done[-1])
     assert going_on.any()
     policy = jax.jit(trainer.policy)
-    _, under_hint, _ = policy(state.params, obs.image, obs.mission, rows.hint[-1])
-    _, without, _ = policy(state.params, obs.image, obs.mission, None)
+    _, under_hint, _, _ = policy(state.params, obs.image, obs.mission, rows.hint[-1])
+    _, without, _, _ = policy(state.params, obs.image, obs.mission, None)
     np.testing.assert_allclose(experience.last_value[going_on], under_hint[going_on], rtol=1e-6)
     assert not np.allclose(under_hint[going_on], without[going_on], rtol=1e-3)
 

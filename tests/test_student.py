@@ -61,7 +61,10 @@ def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
 
 
 def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path):
-    cfg = config.load(None, {**TINY, "run.eval_every": 2, "run.eval_episodes": 8})
+    """A recurrent student, whose core's carry goes on across updates and checkpoints (the
+    feed-forward student resumes in tests/test_feedback.py's and tests/test_lora.py's runs)."""
+    cfg = config.load(None, {**TINY, "run.eval_every": 2, "run.eval_episodes": 8,
+                             "student.memory": 16})  # fmt: skip
     training.run(cfg, tmp_path / "whole", progress=False)
     # killed after update 6: the last checkpoint is update 4, lines 5-6 are written again
     training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
@@ -74,7 +77,7 @@ def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path)
     assert [line["update"] for line in evaluations] == [0, 2, 4, 6, 8]
     assert evaluations == training.read_metrics(tmp_path / "cut" / "eval.jsonl")
     with pytest.raises(ValueError, match=r"different config.*student.lr"):
-        training.run(config.load(None, {**TINY, "student.lr": 0.1}), tmp_path / "cut", resume=True)
+        training.run(config.replace(cfg, **{"student.lr": 0.1}), tmp_path / "cut", resume=True)
 
 
 def test_configs_are_tables_checked_on_load(tmp_path):
@@ -92,6 +95,10 @@ def test_configs_are_tables_checked_on_load(tmp_path):
         config.load(None, ["studnet.lr=0.1"])
     with pytest.raises(ValueError, match="must divide student.num_steps"):
         config.load(None, ["feedback.hint_every=5"])
+    with pytest.raises(ValueError, match=r"env.num_envs \(6\) must be divisible by student.num_m"):
+        config.load(None, ["student.memory=8", "env.num_envs=6", "student.num_steps=64"])
+    with pytest.raises(ValueError, match="leave student.memory at 0"):
+        config.load(None, ["mode=glam", "student.memory=8"])
     # a key of the old flat configs names its new place
     with pytest.raises(ValueError, match="'teacher_lr' is now 'teacher.lr'"):
         config.load(None, ["teacher_lr=0.1"])

@@ -20,22 +20,53 @@ def _inputs(env_id="BabyAI-GoToLocal-v0", n=16):
     return ts.observation.image, ts.observation.mission, oracle, ts.state
 
 
+def _moved(cfg):
+    """The student of `cfg` with every weight moved off its initial value (FiLM's scale starts
+    at 0), so that every input it has matters."""
+    model = make_model(cfg, make_env(cfg), jax.random.PRNGKey(1))
+    graphdef, params = nnx.split(model)
+    params = jax.tree.map(lambda x: x + 0.1 * jnp.sin(jnp.arange(x.size)).reshape(x.shape),
+                          params)  # fmt: skip
+    return nnx.merge(graphdef, params)
+
+
 def test_value0_never_sees_the_hint_even_when_the_hint_conditions_the_convolutions():
+    """... nor through a recurrent core, which reads the hint-free view."""
     image, mission, oracle, _ = _inputs()
+    n = len(image)
     other = jnp.roll(oracle, 1, axis=0)  # the hints of other states
-    for hint_film in (False, True):
-        cfg = config.load(None, {"student.hint_film": hint_film})
-        model = make_model(cfg, make_env(cfg), jax.random.PRNGKey(1))
-        # FiLM's scale starts at 0: move the weights so the conditioning matters
-        graphdef, params = nnx.split(model)
-        params = jax.tree.map(lambda x: x + 0.1 * jnp.sin(jnp.arange(x.size)).reshape(x.shape),
-                              params)  # fmt: skip
-        model = nnx.merge(graphdef, params)
-        logits, value, value0 = model(image, mission, oracle)
-        logits_b, value_b, value0_b = model(image, mission, other)
+    for hint_film, memory in ((False, 0), (True, 0), (True, 8)):
+        model = _moved(config.load(None, {"student.hint_film": hint_film,
+                                          "student.memory": memory}))  # fmt: skip
+        carry = jnp.full((n, memory), 0.3) if memory else None
+        past = (carry, jnp.zeros(n, bool))  # episodes under way: the carry counts
+        logits, value, value0, _ = model(image, mission, oracle, *past)
+        logits_b, value_b, value0_b, _ = model(image, mission, other, *past)
         np.testing.assert_array_equal(value0, value0_b)
         assert not np.allclose(value, value_b) and not np.allclose(logits, logits_b)
-        np.testing.assert_array_equal(model(image, mission, None)[2], value0)
+        np.testing.assert_array_equal(model(image, mission, None, *past)[2], value0)
+
+
+def test_the_recurrent_core_runs_a_sequence_as_its_steps_and_forgets_at_each_episode_start():
+    image, mission, oracle, _ = _inputs(n=12)
+    steps = lambda x: x.reshape(4, 3, *x.shape[1:])  # noqa: E731  [T=4, B=3]: 4 steps of 3 envs
+    image, mission, hint = steps(image), steps(mission), steps(oracle)
+    first = jnp.array([[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 1]], bool)
+    model = _moved(config.load(None, {"student.memory": 8}))
+    start = jnp.linspace(-1, 1, 24).reshape(3, 8)
+    logits, value, value0, carry = model(image, mission, hint, start, first)
+    stepped, step_carry = [], start
+    for t in range(4):
+        *out, step_carry = model(image[t], mission[t], hint[t], step_carry, first[t])
+        stepped.append(out)
+    for whole, one_by_one in zip((logits, value, value0), zip(*stepped, strict=True), strict=True):
+        np.testing.assert_allclose(whole, jnp.stack(one_by_one), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(carry, step_carry, rtol=1e-5, atol=1e-6)
+    # where an episode starts, what came before is forgotten: any carry gives the same step
+    again = model(image[2], mission[2], hint[2], 5.0 + start, first[2])
+    np.testing.assert_allclose(again[1][0], value[2, 0], rtol=1e-6)
+    assert not np.allclose(again[1][1:], value[2, 1:])  # ... and only there
+    assert float(jnp.abs(carry).max()) > 0.01 and carry.shape == (3, 8)
 
 
 def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
@@ -63,7 +94,7 @@ def test_the_flattened_view_is_the_map_the_max_pool_reduces():
     flat = models["flatten"].features(image, m, jnp.zeros_like(m))
     assert flat.shape == (image.shape[0], 49 * pooled.shape[-1])
     np.testing.assert_allclose(flat.reshape(image.shape[0], 49, -1).max(1), pooled, rtol=1e-6)
-    logits, value, value0 = models["flatten"](image, mission, None)
+    logits, value, value0, _ = models["flatten"](image, mission, None)
     assert logits.shape == (image.shape[0], 7) and value.shape == value0.shape == (image.shape[0],)
 
 

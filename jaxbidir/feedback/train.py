@@ -4,7 +4,8 @@ once. The mode is only its hint source (`sources.py`); the loop is the paper's:
 
 One `update(state)`, jitted as a whole:
   1. rollout of `num_steps` in `num_envs` environments, segment by segment: hints asked for in
-     one batch at each segment start (`hints.py`), the student acting on mission + hint;
+     one batch at each segment start (`hints.py`), the student acting on mission + hint (and,
+     recurrent, on what its core carries from the episode's earlier steps);
   2. the student's PPO update (GAE, epochs of minibatches; `student/ppo.py`), the last step
      bootstrapped with the value under the hint in force;
   3. the student's scores of the hints it acted on (its hint-agnostic critic, `hints.py`);
@@ -59,6 +60,7 @@ class Experience(NamedTuple):
     asked: hints.Asked | None  # [S, 2N] each segment's hints; None without hints
     last_value: jax.Array  # f32[N] the bootstrap of the last step (under the hint in force)
     last_value0: jax.Array  # f32[N] ... of the hint-agnostic critic
+    carry: jax.Array | None  # f32[N, memory] a recurrent student's core after the rollout
 
 
 def make_train(config: Config) -> Trainer:
@@ -77,40 +79,49 @@ def make_train(config: Config) -> Trainer:
     )
     tx = make_optimizer(config)
     no_hint = jnp.zeros((n_env, envs.HINT_LENGTH), jnp.int32)
+    memory = config.student.memory
 
-    def policy(params, image, mission, hint=None):
-        """-> (logits f32[B, A], value f32[B], value0 f32[B]); hint None: the student's
+    def policy(params, image, mission, hint=None, carry=None, first=None):
+        """-> (logits f32[B, A], value f32[B], value0 f32[B], carry); hint None: the student's
         architecture without a hint input (student_only). Without `student.sees_mission` the
-        mission is all pad: the hint is then the only word of the goal the student gets."""
+        mission is all pad: the hint is then the only word of the goal the student gets. A
+        recurrent student (`student.memory`) takes its core's `carry` and where episodes start
+        (`first`), on one step [B] or a sequence [T, B] (`ActorCritic`); else carry is None."""
         if not config.student.sees_mission:
             mission = jnp.zeros_like(mission)
-        return nnx.merge(graphdef, params)(image, mission, hint)
+        return nnx.merge(graphdef, params)(image, mission, hint, carry, first)
+
+    def forget(n):  # a recurrent student's core before any step: f32[n, memory]; else None
+        return jnp.zeros((n, memory)) if memory else None
 
     def init(key) -> RunnerState:
         k_model, k_env, key = jax.random.split(key, 3)
         params = nnx.state(make_model(config, env, k_model), nnx.Param)
         timestep = jax.vmap(env.reset)(jax.random.split(k_env, n_env))
         return RunnerState(params=params, opt_state=tx.init(params), timestep=timestep, key=key,
-                           updates_done=zero_count(), mode_state=source.init())  # fmt: skip
+                           updates_done=zero_count(), mode_state=source.init(),
+                           carry=forget(n_env))  # fmt: skip
 
-    def rollout(params, mode_state, timestep, key, mix=0.0):
+    def rollout(params, mode_state, timestep, carry, key, mix=0.0):
         """-> (last timestep, rows [T, N], episode lengths i32[T, N], hints.Asked [S, 2N] (None
-        without hints), the hint in force after the last step i32[N, K] (None without)).
-        `mix`: the chance that a step takes one of the prior's actions instead of the
-        student's (`feedback.prior_act`); `log_prob` is then the mixture's."""
+        without hints), the hint in force after the last step i32[N, K] (None without), the
+        core's carry after the last step (None: feed-forward)). `mix`: the chance that a step
+        takes one of the prior's actions instead of the student's (`feedback.prior_act`);
+        `log_prob` is then the mixture's."""
 
-        def segment(ts, key):
+        def segment(outer, key):
+            ts, carry = outer
             k_ask, k_steps = jax.random.split(key)
             asked = options = None
             if hinted:
                 asked = hints.ask_for_segment(source.ask, mode_state, env, ts.state, k_ask)
                 options = hints.options(asked)
 
-            def step(carry, k):
-                ts, slot = carry
+            def step(inner, k):
+                ts, slot, carry = inner
                 hint = hints.in_force(options, slot) if hinted else None
-                image, mission = ts.observation.image, ts.observation.mission
-                logits, value, value0 = policy(params, image, mission, hint)
+                image, mission, first = ts.observation.image, ts.observation.mission, ts.t == 0
+                logits, value, value0, carry = policy(params, image, mission, hint, carry, first)
                 if not mixes:
                     action = jax.random.categorical(k, logits)
                     log_prob = jax.nn.log_softmax(logits)[jnp.arange(n_env), action]
@@ -130,19 +141,24 @@ def make_train(config: Config) -> Trainer:
                     image=image, mission=mission, hint=no_hint if hint is None else hint,
                     slot=slot, action=action, log_prob=log_prob, value=value, value0=value0,
                     reward=nxt.reward, done=nxt.is_done(), terminated=nxt.is_termination(),
-                    valid=valid, prior_actions=jnp.zeros((n_env, env.num_actions), bool),
+                    valid=valid, first=first,
+                    prior_actions=jnp.zeros((n_env, env.num_actions), bool),
                     prior_known=jnp.zeros(n_env, bool),
                 )  # fmt: skip
                 world = None if prior is None else ts.state  # for the prior, after the rollout
-                return (nxt, hints.next_slot(slot, valid)), (row, nxt.t, world)
+                return (nxt, hints.next_slot(slot, valid), carry), (row, nxt.t, world)
 
             slot = jnp.zeros(n_env, jnp.int32)
-            (ts, slot), out = jax.lax.scan(step, (ts, slot), jax.random.split(k_steps, every))
+            (ts, slot, carry), out = jax.lax.scan(
+                step, (ts, slot, carry), jax.random.split(k_steps, every)
+            )
             last_hint = hints.in_force(options, slot) if hinted else None
-            return ts, (*out, asked, last_hint)
+            return (ts, carry), (*out, asked, last_hint)
 
         keys = jax.random.split(key, n_steps // every)
-        timestep, (rows, lengths, worlds, asked, last_hint) = jax.lax.scan(segment, timestep, keys)
+        (timestep, carry), (rows, lengths, worlds, asked, last_hint) = jax.lax.scan(
+            segment, (timestep, carry), keys
+        )
         merge = lambda x: x.reshape(n_steps, *x.shape[2:])  # noqa: E731  [S, K, ...] -> [T, ...]
         rows = jax.tree.map(merge, rows)
         if prior is not None:  # the executor's actions for the hints in force, all rows at once
@@ -152,30 +168,32 @@ def make_train(config: Config) -> Trainer:
             unflat = lambda x: x.reshape(n_steps, n_env, *x.shape[1:])  # noqa: E731
             rows = rows._replace(prior_actions=unflat(actions), prior_known=unflat(known))
         last_hint = None if last_hint is None else last_hint[-1]
-        return timestep, rows, merge(lengths), asked, last_hint
+        return timestep, rows, merge(lengths), asked, last_hint, carry
 
     def collect(state: RunnerState, key=None) -> Experience:
         """The rollout from `state` (with `key`; by default the one `update` uses) and the
         values that bootstrap its last step."""
         key = jax.random.split(state.key, 4)[1] if key is None else key
         mix = channel.mix(state.updates_done) if mixes else 0.0
-        timestep, rows, lengths, asked, last_hint = rollout(
-            state.params, state.mode_state, state.timestep, key, mix
+        timestep, rows, lengths, asked, last_hint, carry = rollout(
+            state.params, state.mode_state, state.timestep, state.carry, key, mix
         )
         # the step after the rollout is valued as the student acts there: under its hint
         obs = timestep.observation
-        _, last_value, last_value0 = policy(state.params, obs.image, obs.mission, last_hint)
-        return Experience(timestep, rows, lengths, asked, last_value, last_value0)
+        _, last_value, last_value0, _ = policy(
+            state.params, obs.image, obs.mission, last_hint, carry, timestep.t == 0
+        )
+        return Experience(timestep, rows, lengths, asked, last_value, last_value0, carry)
 
     def update(state: RunnerState, index=None):
         key, k_roll, k_perm, k_learn = jax.random.split(state.key, 4)
-        timestep, rows, lengths, asked, last_value, last_value0 = collect(state, k_roll)
+        timestep, rows, lengths, asked, last_value, last_value0, carry = collect(state, k_roll)
         adv = gae(rows, last_value, config.student.gamma, config.student.gae_lambda)
         prior_coef = None if prior is None else channel.coef(state.updates_done)
         loss = functools.partial(ppo_loss, policy, config, use_hints=hinted, prior_coef=prior_coef)
         params, opt_state, info = ppo_epochs(
             loss, tx, config.student.update_epochs, config.student.num_minibatches,
-            state.params, state.opt_state, rows, adv, k_perm, config.run.check_finite,
+            state.params, state.opt_state, rows, adv, k_perm, config.run.check_finite, state.carry,
         )  # fmt: skip
         if prior is not None:
             info["prior_coef"] = prior_coef
@@ -193,23 +211,26 @@ def make_train(config: Config) -> Trainer:
             info.update(learnt)
             bad.update(checks)
         new = RunnerState(params=params, opt_state=opt_state, timestep=timestep, key=key,
-                          updates_done=state.updates_done + 1, mode_state=mode_state)  # fmt: skip
+                          updates_done=state.updates_done + 1, mode_state=mode_state,
+                          carry=carry)  # fmt: skip
         return new, update_metrics(config, state, episode_metrics(rows, lengths), info, bad)
 
     def play(state: RunnerState, env, first, steps: int, key, greedy: bool, hints=True):
         """`Trainer.play`: the student acting on mission and hint; hints asked as in training,
         at the start and every `hint_every` steps (`hints=False`: the student alone)."""
 
-        def act(memory, ts, hint, k):
-            logits, _, _ = policy(state.params, ts.observation.image, ts.observation.mission, hint)
-            return choose(logits, k, greedy), memory
+        def act(carry, ts, hint, k):
+            obs = ts.observation
+            logits, _, _, carry = policy(state.params, obs.image, obs.mission, hint, carry,
+                                         ts.t == 0)  # fmt: skip
+            return choose(logits, k, greedy), carry
 
         def ask(ts, k):
             asked = source.ask(state.mode_state, ts.state, k)
             return asked.hint, jnp.all(asked.hint == asked.oracle, -1).mean()
 
         ask = ask if hinted and hints else None
-        return play_episodes(env, act, first, steps, key, every, ask)
+        return play_episodes(env, act, first, steps, key, every, ask, forget(first.t.shape[0]))
 
     evaluate = make_evaluate(config, env, play, hinted)
     train = scan_updates(init, update, config.num_updates)

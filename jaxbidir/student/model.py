@@ -5,6 +5,7 @@
     mission i32[B,L] --text encoder--> m f32[B,D]           (conditions the convolutions)
     hint    i32[B,K] --text encoder--> g f32[B,D]           (zeros for no hint)
     actor(h, g) -> logits f32[B,7];  critic(h, g) -> value f32[B];  critic0(h) -> value0 f32[B]
+    with `memory`: h0 (the hint-free view) --GRU--> r f32[B,memory], read by all three heads
 
 `value0` never sees the hint: it is the baseline that scores hints later. Both critics learn the
 same returns. With `hint_film`, the convolutions are FiLM-conditioned on [m, g], so that a hint
@@ -14,7 +15,9 @@ The max-pool forgets where in the view a feature was; with `cell_embed` every on
 cells adds its own learned embedding to its codes, so "the red key, ahead to the left" survives
 it (BabyAI's LSTM, which we do not have, can make up for this over steps); with
 `pool="flatten"` there is no max-pool: the heads read the whole 7x7 map, as MiniGrid's usual
-PPO agents do.
+PPO agents do. With `memory`, a recurrent core carries the episode from step to step (BabyAI's
+memory, as a GRU: PureJaxRL's `ppo_rnn`); it reads only the hint-free view, so `value0` stays
+blind to hints, and it starts again from zeros at every episode's first step.
 
 The text encoder is a bag of positioned words (word + position embeddings, a per-token layer,
 masked mean and max) rather than BabyAI's GRU: missions are short and fixed in form, and a
@@ -111,6 +114,7 @@ class ActorCritic(nnx.Module):
         hint_film: bool = False,
         cell_embed: bool = False,
         pool: str = "max",
+        memory: int = 0,
         *,
         rngs: nnx.Rngs,
     ):
@@ -123,6 +127,8 @@ class ActorCritic(nnx.Module):
         self.conv1 = FiLMConv(embed_dim, channels, cond, rngs=rngs)
         self.conv2 = FiLMConv(channels, channels, cond, rngs=rngs)
         view = channels * (C.VIEW * C.VIEW if self.flatten else 1)
+        self.core = nnx.GRUCell(view, memory, rngs=rngs) if memory else None
+        view += memory
         self.actor = _head(view + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
         self.critic = _head(view + embed_dim, hidden, 1, 1.0, rngs)
         self.critic0 = _head(view, hidden, 1, 1.0, rngs)
@@ -137,12 +143,31 @@ class ActorCritic(nnx.Module):
         x = self.conv2(self.conv1(x, cond), cond)
         return x.reshape(*x.shape[:-3], -1) if self.flatten else x.max((-3, -2))
 
-    def __call__(self, image, mission, hint=None):
-        """-> (logits f32[B,7], value f32[B], value0 f32[B]). `hint` i32[B,K] or None."""
+    def __call__(self, image, mission, hint=None, carry=None, first=None):
+        """-> (logits f32[...,7], value f32[...], value0 f32[...], carry). The leading axes
+        `...` are [B] (one step of B environments) or [T, B] (T steps of each). `hint` i32[...,K]
+        or None. With `memory`: `carry` f32[B, memory] is the core's state before the first
+        step, `first` bool[...] marks the steps that begin an episode (the core starts again
+        from zeros there), and the carry after the last step is returned; else None in and out."""
         m = self.text(mission)
         no_hint = jnp.zeros_like(m)
         g = no_hint if hint is None else self.text(hint)
         h0 = self.features(image, m, no_hint)  # never sees the hint
         h = self.features(image, m, g) if self.hint_film and hint is not None else h0
+        if self.core is not None:
+            carry, r = self.remember(carry, first, h0)
+            h0, h = jnp.concatenate([h0, r], -1), jnp.concatenate([h, r], -1)
         hg = jnp.concatenate([h, g], -1)
-        return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h0)[..., 0]
+        return self.actor(hg), self.critic(hg)[..., 0], self.critic0(h0)[..., 0], carry
+
+    def remember(self, carry, first, x):
+        """The core over x f32[B, F] (one step) or f32[T, B, F] (a sequence, in order) ->
+        (carry f32[B, memory] after it, outputs f32[..., memory])."""
+
+        def step(carry, inputs):
+            x, first = inputs
+            return self.core(jnp.where(first[:, None], 0.0, carry), x)
+
+        if first.ndim == 1:
+            return step(carry, (x, first))
+        return jax.lax.scan(step, carry, (x, first))

@@ -36,6 +36,7 @@ class Rollout(NamedTuple):
     done: jax.Array  # the step ended the episode
     terminated: jax.Array  # ... by success (no bootstrap)
     valid: jax.Array  # a real step (not the ignored action of an auto-reset)
+    first: jax.Array  # the step begins an episode (a recurrent student forgets there)
     prior_actions: jax.Array  # bool[..., A] the actions a hint channel's prior asks for (see
     #                           jaxbidir.feedback.channels)
     prior_known: jax.Array  # bool ... where it has one (False without a prior)
@@ -52,6 +53,7 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         hint_film=config.student.hint_film,
         cell_embed=config.student.cell_embed,
         pool=config.student.pool,
+        memory=config.student.memory,
         rngs=nnx.Rngs(key),
     )
 
@@ -117,15 +119,25 @@ def clipped_value_loss(pred, old, targets, valid, clip_eps):
 
 
 def ppo_loss(
-    policy, config: Config, params, batch: Rollout, adv, targets, use_hints=True, prior_coef=None
-):
-    """The student's clipped PPO loss of one minibatch (flat rows) -> (loss, info).
+    policy, config: Config, params, batch: Rollout, adv, targets, carry=None, *, use_hints=True,
+    prior_coef=None,
+):  # fmt: skip
+    """The student's clipped PPO loss of one minibatch of flat rows (a recurrent student's: of
+    whole sequences [B, T], with the `carry` f32[B, memory] they start from) -> (loss, info).
     Advantages are normalized per minibatch. Both critics learn the same returns; `value0`
     never sees the hint. With `prior_coef` (f32, not None), plus that times -log of the
     policy's total probability of `batch.prior_actions` where they are known (a hint channel's
     prior; the cross-entropy when it asks for one action)."""
-    hint = batch.hint if use_hints else None
-    logits, value, value0 = policy(params, batch.image, batch.mission, hint)
+    if carry is None:
+        hint = batch.hint if use_hints else None
+        logits, value, value0, _ = policy(params, batch.image, batch.mission, hint)
+    else:  # the core runs each sequence in order (time-major), then every step is a row
+        steps = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batch)
+        hint = steps.hint if use_hints else None
+        out = policy(params, steps.image, steps.mission, hint, carry, steps.first)[:3]
+        rows = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  [B, T, ...] -> [B * T, ...]
+        logits, value, value0 = (rows(jnp.swapaxes(x, 0, 1)) for x in out)
+        batch, adv, targets = jax.tree.map(rows, (batch, adv, targets))
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
     ppo = config.student
@@ -150,20 +162,26 @@ def ppo_loss(
 
 
 def ppo_epochs(
-    loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key, check_finite=False
-):
+    loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key, check_finite=False,
+    carry=None,
+):  # fmt: skip
     """`epochs` passes of `minibatches` clipped steps over the rollout `rows` [T, N, ...] ->
     (params, opt_state, info averaged over the steps). `loss(params, batch, adv, targets) ->
-    (loss, info)` on flat rows. With `check_finite`, info["nonfinite_gradients"] > 0 when some
-    step's gradients held a NaN or an Inf."""
-    n_rows = rows.valid.size
+    (loss, info)` on flat rows. With a recurrent student's `carry` f32[N, memory] from before
+    the rollout, the minibatches are environments with all their steps in order: `loss(params,
+    batch, adv, targets, carry)` on [B, T, ...] and the carry of those B. With `check_finite`,
+    info["nonfinite_gradients"] > 0 when some step's gradients held a NaN or an Inf."""
     targets = adv + rows.value
-    flat = lambda x: x.reshape(n_rows, *x.shape[2:])  # noqa: E731
-    data = jax.tree.map(flat, (rows, adv, targets))
-    mb = n_rows // minibatches
+    if carry is None:
+        n = rows.valid.size
+        data = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), (rows, adv, targets))
+    else:
+        n = rows.valid.shape[1]
+        data = (*jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (rows, adv, targets)), carry)
+    mb = n // minibatches
 
     def epoch(carry, k):
-        perm = jax.random.permutation(k, n_rows)
+        perm = jax.random.permutation(k, n)
         batches = jax.tree.map(lambda x: x[perm].reshape(minibatches, mb, *x.shape[1:]), data)
 
         def minibatch(carry, batch):
