@@ -23,17 +23,17 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # files in collection order: the longest first, so that none is left to run alone at the end
 # (the order measured by `pytest --durations=0` on 2 cores; the others follow as collected)
 LONGEST_FIRST = (
-    "test_glam.py",  # its learning test alone ~6 min
     "test_feedback.py",
-    "test_executor.py",
-    "test_llama.py",
     "test_student.py",
-    "test_parity.py",
-    "test_oracle.py",
-    "test_missions.py",
-    "test_experiments.py",
+    "test_llama.py",
     "test_lora.py",
-    "test_notebook.py",
+    "test_pretrain.py",
+    "test_experiments.py",
+    "test_damaged_runs.py",
+    "test_channels.py",
+    "test_student_model.py",
+    "test_glam.py",  # its learning test alone ~5 min (make test-slow)
+    "test_executor.py",
 )
 
 

@@ -334,7 +334,7 @@ def test_a_tokenizer_that_cannot_write_a_word_is_refused_at_load(tmp_path):
         configured.load_configured(str(directory), "teacher.path")
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("family", ["llama", pytest.param("qwen2", marks=pytest.mark.slow)])
 def test_a_bidirectional_run_learns_with_a_llama_family_teacher(tmp_path, family):
     """The fused step end to end with a random Llama / Qwen2 saved by transformers as the
     teacher: two updates, finite metrics, the teacher's parameters moved."""

@@ -49,6 +49,7 @@ def test_ppo_learns_go_to_red_ball(learned):
     assert (learned / "tb").is_dir() and (learned / "summary.json").exists()
 
 
+@pytest.mark.slow  # hundreds of episodes stepped in Python: `make test-slow`
 def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
     """Two seeds' students on our level and on the real minigrid: the pooled success rates
     agree within 0.08 (binomial standard error of the difference ~0.02 here). Measured: ours
