@@ -132,6 +132,16 @@ _MIX_PAIRS = (
     ("oracle_mix_wrong_0.5", "oracle_mix", "what half the hints wrong cost"),
     ("oracle_mix_off", "student_only", "can information help, the prior off from mid-run"),
 )
+# ... with a recurrent student (a GRU core of 64 units carries the episode)
+_RECURRENT_ARMS = {
+    "student_recurrent": {"mode": "student_only", "student.memory": 64},
+    "oracle_mix_recurrent": {**_MIX, "student.memory": 64},
+}
+_RECURRENT_PAIRS = (
+    ("student_recurrent", "student_only", "does a memory speed the student alone"),
+    ("oracle_mix_recurrent", "student_recurrent", "can information help a recurrent student, "
+     "acting on the hint early"),
+)  # fmt: skip
 _SHORTEST_PAIRS = (
     ("oracle_shortest", "student_only", "can information help at all here, with every shortest "
      "step asked for"),
@@ -293,11 +303,12 @@ EXPERIMENTS = {
         "gotolocal",
         ("env.id=BabyAI-GoToLocalS7N4-v0", *_PRIOR, "run.total_frames=262144",
          "run.log_every=16", "run.checkpoint_every=32", "run.eval_every=16"),
-        4, {a: {**_PRIOR_ARMS, **_MIX_ARMS}[a] for a in ("student_only", "oracle_mix",
-            "oracle_mix_wrong_0.5", "oracle", "oracle_input")},
+        4, {a: {**_PRIOR_ARMS, **_MIX_ARMS, **_RECURRENT_ARMS}[a] for a in ("student_only",
+            "oracle_mix", "oracle_mix_wrong_0.5", "oracle", "oracle_input", "student_recurrent",
+            "oracle_mix_recurrent")},
         threshold=0.8,
-        pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS),
-        wall_time="not yet measured",
+        pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS, *_RECURRENT_PAIRS),
+        wall_time="11 min (student_only) to 22 min an arm alone on 2 cores",
     ),
 }  # fmt: skip
 
