@@ -73,6 +73,7 @@ def tiny_teachers(tmp_path_factory):
     return cfg, dirs, reports
 
 
+@pytest.mark.slow  # two pretraining runs, over a minute: `make test-slow`
 def test_pretraining_learns_and_rebuilds_the_same_teacher(tiny_teachers):
     cfg, (a, b), (report, again) = tiny_teachers
     assert (a / "model.safetensors").read_bytes() == (b / "model.safetensors").read_bytes()
@@ -111,6 +112,7 @@ class _TeacherState(NamedTuple):
     updates_done: jnp.ndarray
 
 
+@pytest.mark.slow  # two pretraining runs, over a minute: `make test-slow`
 def test_teacher_and_optimizer_state_round_trip_through_orbax(tmp_path, tiny_teachers):
     _, (a, _), _ = tiny_teachers
     model, _ = teacher.load(a)
