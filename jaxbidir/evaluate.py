@@ -8,7 +8,6 @@ import contextlib
 import io
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxbidir import envs
@@ -46,10 +45,13 @@ def evaluate_gym(trainer, state, env_id: str, episodes: int, greedy: bool, seed:
             f"not in minigrid 3.2): evaluate it without --gym"
         )
     length_tokens = trainer.env.mission_length
-    # -> (logits, the carry of a recurrent student's core: None for a feed-forward one)
-    policy = jax.jit(lambda image, mission, carry, first: trainer.policy(
-        state.params, image, mission, None, carry, first)[::3])  # fmt: skip
-    memory = trainer.config.student.memory
+
+    @jax.jit
+    def policy(image, mission, carry, first):
+        """-> (logits, the carry of a recurrent student's core; None for a feed-forward one)"""
+        logits, _, _, carry = trainer.policy(state.params, image, mission, None, carry, first)
+        return logits, carry
+
     env = gym.make(env_id).unwrapped
     rng = np.random.default_rng(seed)
     success, ret, length = [], [], []
@@ -58,9 +60,9 @@ def evaluate_gym(trainer, state, env_id: str, episodes: int, greedy: bool, seed:
         with quiet:
             obs, _ = env.reset(seed=seed * 100_000 + episode)
         mission = envs.encode(obs["mission"], length_tokens)[None]
-        carry = jnp.zeros((1, memory)) if memory else None
+        carry = jax.tree.map(lambda c: c[:1], state.carry)  # any carry: the first step forgets it
         for t in range(1, 10**6):
-            logits, carry = policy(obs["image"][None], mission, carry, jnp.array([t == 1]))
+            logits, carry = policy(obs["image"][None], mission, carry, np.array([t == 1]))
             logits = np.asarray(logits)[0]
             if greedy:
                 action = int(logits.argmax())

@@ -128,16 +128,16 @@ def ppo_loss(
     never sees the hint. With `prior_coef` (f32, not None), plus that times -log of the
     policy's total probability of `batch.prior_actions` where they are known (a hint channel's
     prior; the cross-entropy when it asks for one action)."""
-    if carry is None:
-        hint = batch.hint if use_hints else None
-        logits, value, value0, _ = policy(params, batch.image, batch.mission, hint)
-    else:  # the core runs each sequence in order (time-major), then every step is a row
-        steps = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batch)
-        hint = steps.hint if use_hints else None
-        out = policy(params, steps.image, steps.mission, hint, carry, steps.first)[:3]
-        rows = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  [B, T, ...] -> [B * T, ...]
-        logits, value, value0 = (rows(jnp.swapaxes(x, 0, 1)) for x in out)
-        batch, adv, targets = jax.tree.map(rows, (batch, adv, targets))
+    sequences = carry is not None
+    if sequences:  # the core runs each sequence in order: time-major [T, B]
+        batch, adv, targets = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (batch, adv, targets))
+    hint = batch.hint if use_hints else None
+    logits, value, value0, _ = policy(params, batch.image, batch.mission, hint, carry, batch.first)
+    if sequences:  # then every step is a row
+        rows = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  [T, B, ...] -> [T * B, ...]
+        logits, value, value0, batch, adv, targets = jax.tree.map(
+            rows, (logits, value, value0, batch, adv, targets)
+        )
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
     ppo = config.student
