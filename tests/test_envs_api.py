@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tiny import per_level, quick_jit
+from tiny import per_level
 
 from jaxbidir import envs
 from jaxbidir.envs import language as L
@@ -36,7 +36,7 @@ def test_out_of_range_action_is_a_clear_error():
     ts = jax.vmap(env.reset)(keys)
     with pytest.raises(ValueError, match=r"action\(s\) \[-1\] out of range"):
         env.step(jax.tree.map(lambda x: x[0], ts), -1)  # concrete: checked eagerly
-    step = quick_jit(jax.vmap(env.step))
+    step = jax.jit(jax.vmap(env.step))
     step(ts, jnp.array([0, 1, 2, 6]))  # fine
     with pytest.raises(Exception, match=r"action\(s\) \[7\] out of range"):
         jax.block_until_ready(step(ts, jnp.array([0, 1, 7, 2])))
@@ -57,7 +57,7 @@ def test_encode_decode_round_trip():
 def test_vmapped_autoreset_and_determinism():
     env = envs.make("BabyAI-GoToLocal-v0")
 
-    @quick_jit
+    @jax.jit
     def run(key):
         ts = jax.vmap(env.reset)(jax.random.split(key, 64))
 
@@ -136,7 +136,7 @@ def test_next_episode_is_the_state_the_auto_reset_starts_from(env_id):
     """`next_episode` of an episode's state is exactly where the step after its end restarts, one
     environment at a time (`lax.cond`) and batched (the gathered auto-reset)."""
     env = envs.make(env_id, max_steps=12)
-    step = quick_jit(env.step)
+    step = jax.jit(env.step)
     ts = env.reset(jax.random.PRNGKey(0))
     foreseen = env.next_episode(ts.state)  # known before the episode is played
     for action in jax.random.randint(jax.random.PRNGKey(1), (12,), 0, 7):
@@ -151,7 +151,7 @@ def test_next_episode_is_the_state_the_auto_reset_starts_from(env_id):
 
     n = 64  # restarts are gathered n // 32 at a time
 
-    @quick_jit
+    @jax.jit
     def run(key):
         def body(carry, k):
             ts, first, seen = carry
@@ -172,5 +172,5 @@ def test_next_episode_is_the_state_the_auto_reset_starts_from(env_id):
     start, first, seen, ended, t = run(jax.random.PRNGKey(2))
     assert np.asarray(seen).all()  # every environment has ended and restarted
     assert (np.asarray(t)[np.asarray(ended)] == 0).all()
-    foreseen = quick_jit(jax.vmap(env.next_episode))(start)
+    foreseen = jax.jit(jax.vmap(env.next_episode))(start)
     assert _same_states(first, foreseen).all()

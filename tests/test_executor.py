@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from tiny import levels_but_most_small_ones, per_level, quick_jit
+from tiny import levels_but_most_small_ones, per_level
 
 from jaxbidir import envs
 from jaxbidir.envs import constants as C
@@ -40,7 +40,7 @@ def test_the_executor_solves_every_level_from_the_oracles_hints(env_id):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(1), EPISODES)
     steps = int(jax.vmap(env.reset)(keys).state.max_steps.max())  # every episode ends within
-    success, unknown = quick_jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
+    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
     assert int(unknown.sum()) == 0, f"{env_id}: an oracle's hint the executor cannot carry out"
     assert bool(success.all()), f"{env_id}: solved {int(success.sum())}/{EPISODES}"
 

@@ -4,15 +4,12 @@ arms already recorded (an experiment longer than a session goes on from what was
 import json
 
 import pytest
-from tiny import TINY
+from tiny import EVALUATED
 
 from jaxbidir import cli, experiments, training
 
-# the notebook test's runs (tests/test_notebook.py): the compilation cache serves both. Hint
-# sources without a language model (oracle), whose programs compile in a fraction of a teacher's
-OVERRIDES = tuple(
-    f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()
-)
+# arms of hint sources without a language model (oracle): no teacher to compile
+OVERRIDES = EVALUATED
 
 
 def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):

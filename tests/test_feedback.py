@@ -1,7 +1,6 @@
 """The fused step: the teacher's loss on hand-computed cases, where gradients flow, the hint
 scores, the teacher learning from scores, and a bidirectional run that resumes exactly."""
 
-import json
 import math
 
 import jax
@@ -9,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from tiny import TINY
+from tiny import TINY, whole_and_resumed
 
 from jaxbidir import config, envs, training
 from jaxbidir.feedback import hints, make_train, sources, teacher_update
@@ -219,12 +218,7 @@ def test_the_teacher_learns_which_hint_is_best_from_scores(shipped):
 
 def test_a_bidirectional_run_saves_both_models_and_resumes_exactly(tmp_path):
     """The full teacher's update; a LoRA teacher's resume is tests/test_lora.py's run."""
-    cfg = config.load(None, {**TINY, "mode": "bidirectional"})
-    training.run(cfg, tmp_path / "whole", progress=False)
-    training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
-    training.run(cfg, tmp_path / "cut", progress=False, resume=True)
-    lines = [json.loads(x) for x in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
-    again = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    lines, again = whole_and_resumed(config.load(None, {**TINY, "mode": "bidirectional"}), tmp_path)
     assert lines == again and len(lines) == 8
     assert {"hint_accuracy", "kl", "teacher_loss", "hint_accuracy_per_seed"} <= set(lines[-1])
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from flax import nnx
-from tiny import TINY
+from tiny import TINY, whole_and_resumed
 from transformers import AutoModelForCausalLM
 
 from jaxbidir import cli, config, teacher, training
@@ -84,13 +84,10 @@ def test_a_lora_run_trains_only_adapters_and_exports_a_checkpoint_transformers_l
 
     cfg = config.load(None, {**TINY, "mode": "bidirectional", "teacher.update": "lora",
                              "teacher.lr": 1e-2, "run.num_seeds": 2})  # fmt: skip
-    run = tmp_path / "run"
-    training.run(cfg, run, progress=False)
     # killed after 6 updates and resumed: the same run, adapters and their optimizer included
-    training.run(cfg, tmp_path / "cut", progress=False, stop_after=6)
-    training.run(cfg, tmp_path / "cut", progress=False, resume=True)
-    metrics = [training.read_metrics(d / "metrics.jsonl") for d in (run, tmp_path / "cut")]
-    assert metrics[0] == metrics[1] and len(metrics[0]) == 8
+    whole, resumed = whole_and_resumed(cfg, tmp_path)
+    assert whole == resumed and len(whole) == 8
+    run = tmp_path / "whole"
     trainer, seed = load_seed(run, 1)
     source = sources.make_source(trainer.config, trainer.env)
     start = teacher_update.split_teacher(cfg, trainer.lm).start

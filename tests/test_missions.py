@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from reference.minigrid_envs import make_minigrid
 from scipy.stats import chi2_contingency
-from tiny import levels_but_most_small_ones, per_level, quick_jit
+from tiny import levels_but_most_small_ones, per_level
 
 from jaxbidir import envs
 from jaxbidir.envs import constants as C
@@ -54,7 +54,7 @@ def test_mission_text_from_our_builder(env_id):
     """The sentence our JAX builder writes for minigrid's own instruction, on minigrid's layout,
     is minigrid's mission string, token for token."""
     env = envs.make(env_id)
-    build = quick_jit(I.build, static_argnums=(5,))
+    build = jax.jit(I.build, static_argnums=(5,))
     for seed in range(40):
         with contextlib.redirect_stdout(io.StringIO()):
             mg = make_minigrid(env_id, seed)
@@ -87,7 +87,7 @@ def features(mission: str) -> dict[str, list[str]]:
 def _ours(env_id, n):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(123), n)
-    missions = quick_jit(jax.vmap(lambda k: env.reset(k).state.mission))(keys)
+    missions = jax.jit(jax.vmap(lambda k: env.reset(k).state.mission))(keys)
     return [L.decode(m) for m in np.asarray(missions)]
 
 

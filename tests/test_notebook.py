@@ -4,12 +4,9 @@ figure and table of the curves."""
 import json
 from pathlib import Path
 
-from tiny import TINY
+from tiny import EVALUATED
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "reproduce_curves.ipynb"
-# the tests' tiny run, evaluated, as tests/test_experiments.py runs it: the compilation cache
-# serves the modes' programs to both
-OVERRIDES = [f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()]
 
 
 def test_the_curves_notebook_runs_top_to_bottom(tmp_path):
@@ -20,7 +17,7 @@ def test_the_curves_notebook_runs_top_to_bottom(tmp_path):
         str(NOTEBOOK),
         str(tmp_path / "executed.ipynb"),
         parameters=dict(
-            SEEDS=2, MODES=["student_only", "oracle"], OVERRIDES=OVERRIDES, OUT=str(out)
+            SEEDS=2, MODES=["student_only", "oracle"], OVERRIDES=list(EVALUATED), OUT=str(out)
         ),  # fmt: skip
         kernel_name="python3",
         progress_bar=False,

@@ -8,7 +8,7 @@ import collections
 import jax
 import numpy as np
 import pytest
-from tiny import levels_but_most_small_ones, per_level, quick_jit
+from tiny import levels_but_most_small_ones, per_level
 
 from jaxbidir import envs
 from jaxbidir.envs import constants as C
@@ -90,8 +90,8 @@ def bot_action(state, hint: str, rng) -> int:
 @pytest.mark.parametrize("env_id", per_level(levels_but_most_small_ones()))
 def test_a_bot_following_the_oracle_solves_the_level(env_id):
     env = envs.make(env_id)
-    reset, step = quick_jit(env.reset), quick_jit(env.step)
-    hint_of = quick_jit(oracle.subgoal)
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    hint_of = jax.jit(oracle.subgoal)
     rng = np.random.default_rng(0)
     solved = 0
     for episode in range(EPISODES):

@@ -1,12 +1,9 @@
 """The tiny training run the tests share: 8 environments x 16 steps, 8 updates, 2 hint segments
 per rollout. One shape for every test, so the persistent compilation cache (conftest.py)
 compiles each mode's program once per session; a test adds only what it is about. And the
-levels the per-level tests that cost most run on, and the jit they compile a level's programs
-with."""
+levels the per-level tests that cost most run on."""
 
-import functools
-
-import jax
+import pytest
 
 TINY = {
     "env.num_envs": 8,
@@ -18,6 +15,22 @@ TINY = {
     "run.checkpoint_every": 4,
     "run.eval_every": 0,  # the tests of the evaluation turn it on
 }
+# ... evaluated, as `jaxbidir reproduce` and the notebook run it (tests/test_experiments.py and
+# tests/test_notebook.py: the compilation cache serves both), as `key=value` overrides
+EVALUATED = tuple(
+    f"{k}={v}" for k, v in {**TINY, "run.eval_every": 4, "run.eval_episodes": 8}.items()
+)
+
+
+def whole_and_resumed(config, out) -> tuple[list, list]:
+    """`config` trained whole in `out/whole`, and killed after update 6 then resumed in
+    `out/cut` -> the metrics of both runs (what exact resume makes equal)."""
+    from jaxbidir import training
+
+    training.run(config, out / "whole", progress=False)
+    training.run(config, out / "cut", progress=False, stop_after=6)
+    training.run(config, out / "cut", progress=False, resume=True)
+    return [training.read_metrics(out / d / "metrics.jsonl") for d in ("whole", "cut")]
 
 
 # The levels every per-level test checks in `make test`: the paper's, and PutNextLocal (two
@@ -28,8 +41,6 @@ QUICK_LEVELS = ("BabyAI-GoToRedBallNoDists-v0", "BabyAI-PutNextLocal-v0")
 
 def per_level(env_ids) -> list:
     """`env_ids` as pytest parameters, those outside QUICK_LEVELS marked slow."""
-    import pytest
-
     slow = (pytest.mark.slow,)
     return [pytest.param(e, marks=() if e in QUICK_LEVELS else slow) for e in env_ids]
 
@@ -44,10 +55,3 @@ def levels_but_most_small_ones() -> list[str]:
     small = [envs.levels.small_goto_local_id(s, n) for s, n in envs.levels.SMALL_GOTO_LOCAL]
     kept = {small[0], small[-1]}
     return [env_id for env_id in envs.registry() if env_id not in small or env_id in kept]
-
-
-# `jax.jit` with XLA's backend (LLVM) optimizations off. A level's step holds its whole generator
-# (for the auto-reset), which takes tens of seconds to compile and microseconds to run in a
-# test: compiled this way ~40% faster (the executor on MixedTrainLocal: 23 s -> 14 s), and run
-# the same, a few times slower. For the per-level tests, not for a run that learns.
-quick_jit = functools.partial(jax.jit, compiler_options={"xla_backend_optimization_level": 0})
