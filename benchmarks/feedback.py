@@ -36,9 +36,11 @@ ARMS = {
     **{f"bidirectional_lora_every{k}": {
         "mode": "bidirectional", "teacher.update": "lora", "feedback.teacher_every": k,
     } for k in (4, 8)},
-    # the hint channels (feedback.channel) on the oracle's hints: text only, and the action prior
+    # the hint channels (feedback.channel) on the oracle's hints: text only, the action prior,
+    # the subgoal bonus
     "oracle": {"mode": "oracle"},
     "oracle_prior": {"mode": "oracle", "feedback.channel": "action_prior"},
+    "oracle_bonus": {"mode": "oracle", "feedback.channel": "subgoal_bonus"},
     # the recurrent student (a GRU core of 64 units, BabyAI's memory at our width)
     "student_recurrent": {"mode": "student_only", "student.memory": 64},
     "oracle_recurrent": {"mode": "oracle", "student.memory": 64},

@@ -42,7 +42,8 @@ FEEDBACK_MODES = (
     "bidirectional_shuffled",  # control: the same update, scores shuffled among the hints
     "oracle",  # the oracle's subgoal: the upper bound
 )
-HINT_CHANNELS = ("input", "action_prior")  # how a hint reaches the student (feedback/channels.py)
+# how a hint reaches the student (feedback/channels.py)
+HINT_CHANNELS = ("input", "action_prior", "subgoal_bonus")
 MODES = (*FEEDBACK_MODES, "glam")  # glam: the GLAM baseline, ~50x the cost per frame
 
 
@@ -164,8 +165,8 @@ class FeedbackConfig(Checked):
     # ("present": following it is plausible, and wrong)
     wrong_hints: str = field("word", choices=("word", "present"))
     # how a hint reaches the student (feedback/channels.py): as text it reads ("input"), and
-    # also as the executor's action its loss is pulled toward ("action_prior"); modes without
-    # hints (student_only) have nothing to carry
+    # also as the executor's action its loss is pulled toward ("action_prior") or as a bonus
+    # once it carries the hint out ("subgoal_bonus"); modes without hints have nothing to carry
     channel: str = field("input", choices=HINT_CHANNELS)
     prior_coef: float = field(10.0, min=0)  # action_prior: the cross-entropy's weight at first,
     prior_floor: float = field(0.1, min=0)  # ... at the end of its linear decay,
@@ -178,6 +179,9 @@ class FeedbackConfig(Checked):
     # the chance at first that a step takes the prior's action instead of the student's, down
     # to 0 over prior_decay (0: the student always acts itself, as in LLM4Teach)
     prior_act: float = field(0.0, min=0, max=1)
+    # subgoal_bonus: what carrying out the hint in force earns, once per hint (beside the
+    # level's reward, at most 1 for a success)
+    bonus: float = field(0.1, min=0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -142,6 +142,21 @@ _RECURRENT_PAIRS = (
     ("oracle_mix_recurrent", "student_recurrent", "can information help a recurrent student, "
      "acting on the hint early"),
 )  # fmt: skip
+# the hint reaches the student's reward: a bonus once it carries out the hint in force (ELLA,
+# ELLM), on a level of several steps, where a hint ("pick up the red ball") says what the
+# mission does not say first
+_BONUS = ("feedback.channel=subgoal_bonus", "feedback.wrong_hints=present",
+          "feedback.hint_every=16", "student.hint_film=true", "student.cell_embed=true",
+          "env.num_envs=16")  # fmt: skip
+_BONUS_ARMS = {**_modes("student_only", "oracle"),
+               "oracle_wrong_0.5": _DOSE_ARMS["oracle_wrong_0.5"],
+               "oracle_input": {"mode": "oracle", "feedback.channel": "input"}}  # fmt: skip
+_BONUS_PAIRS = (
+    ("oracle", "student_only", "can information help at all here, as a bonus for each subgoal"),
+    ("oracle_wrong_0.5", "student_only", "do hints this wrong still help"),
+    ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
+    ("oracle", "oracle_input", "does the bonus carry the hint where text alone does not"),
+)
 _SHORTEST_PAIRS = (
     ("oracle_shortest", "student_only", "can information help at all here, with every shortest "
      "step asked for"),
@@ -309,6 +324,21 @@ EXPERIMENTS = {
         threshold=0.8,
         pairs=(*_PRIOR_PAIRS, *_MIX_PAIRS, *_RECURRENT_PAIRS),
         wall_time="11 min (student_only) to 22 min an arm alone on 2 cores",
+    ),
+    "putnextlocal_bonus_pilot": Experiment(
+        "on PutNextLocal (pick up one of 8 objects, put it next to another), does a bonus for "
+        "each of the oracle's subgoals carried out (the subgoal_bonus channel) make the student "
+        "learn faster within 262k frames, do half the hints wrong land between, and do the "
+        "student's scores tell right hints from wrong; the same hints as text only as the "
+        "control of the channel",
+        "putnextlocal",
+        (*_BONUS, "student.embed_dim=16", "student.channels=16", "run.total_frames=262144",
+         "run.log_every=16", "run.checkpoint_every=32", "run.eval_every=16"),
+        4, {a: _BONUS_ARMS[a] for a in ("student_only", "oracle", "oracle_wrong_0.5",
+                                        "oracle_input")},
+        threshold=0.5,
+        pairs=_BONUS_PAIRS,
+        wall_time="not yet measured",
     ),
 }  # fmt: skip
 

@@ -1,5 +1,6 @@
 """The hint channels (`feedback/channels.py`): the action prior's schedule, and that it teaches
-the student to act as the executor carries out its hints, over several seeds."""
+the student to act as the executor carries out its hints, over several seeds; the subgoal bonus
+paid once where a step carries out its hint, and never seen by the hints' scores."""
 
 import jax
 import numpy as np
@@ -57,3 +58,28 @@ def test_with_prior_act_the_first_rollout_acts_as_the_prior_asks():
     assert asks[known, action[known]].all()
     np.testing.assert_allclose(np.exp(np.asarray(rows.log_prob)[known]),
                                1 / asks[known].sum(-1), rtol=1e-5)  # fmt: skip
+
+
+def test_the_subgoal_bonus_pays_where_the_hint_is_carried_out_and_the_scores_never_see_it():
+    """On the paper's level the oracle's hint is the mission ("go to the red ball"): the bonus is
+    paid on exactly the steps that succeed. The first update's hint scores are the same as the
+    input channel's (the level's reward, the critic before the update), while what the student
+    learns differs (its returns gained the bonus)."""
+    updates = {}
+    for channel in ("input", "subgoal_bonus"):
+        config = configs.load("paper_40", ["mode=oracle", f"feedback.channel={channel}",
+                                           "feedback.bonus=1.0", "student.num_steps=32",
+                                           "feedback.hint_every=16"])  # fmt: skip
+        trainer = make_train(config)
+        state = trainer.init(jax.random.PRNGKey(0))
+        updates[channel] = jax.jit(trainer.update)(state)
+    paid = jax.jit(trainer.collect)(state).rows  # the rollout of that update
+    (plain, plain_info), (bonused, info) = updates["input"], updates["subgoal_bonus"]
+    won = np.asarray(paid.terminated & paid.valid)
+    assert won.sum() >= 2, "too few successes to compare"
+    np.testing.assert_array_equal(np.asarray(paid.bonus), np.where(won, 1.0, 0.0))
+    for name in ("hint_score", "hint_score_std", "hint_accuracy"):
+        np.testing.assert_array_equal(info[name], plain_info[name], err_msg=name)
+    np.testing.assert_allclose(info["bonus"], won.sum() / np.asarray(paid.valid).sum(), rtol=1e-6)
+    changed = jax.tree.map(lambda a, b: bool((a != b).any()), plain.params, bonused.params)
+    assert any(jax.tree.leaves(changed)), "the bonus changed nothing the student learnt"

@@ -1,6 +1,7 @@
 """The hint executor (`envs.executor`): it carries out the oracle's hints to success on every
 level, goes where a hint says even when the hint is wrong, and says nothing about a hint it
-cannot read."""
+cannot read; its check that a step carried a hint out (`completed`) agrees with the level's
+verifier."""
 
 import jax
 import jax.numpy as jnp
@@ -18,21 +19,26 @@ EPISODES = 16
 
 def _follow(env, keys, hint_of, steps: int):
     """Play one episode per key for `steps` acting on `hint_of(state)` through the executor ->
-    (success bool[E], steps without an executor's action i32[E])."""
+    (success bool[E], steps without an executor's action i32[E], successes whose last step
+    did not complete its hint by `executor.completed` i32[E])."""
     ts = jax.vmap(env.reset)(keys)
     n = keys.shape[0]
 
     def step(carry, _):
-        ts, finished, success, unknown = carry
-        action, known = jax.vmap(executor.act)(ts.state, jax.vmap(hint_of)(ts.state))
+        ts, finished, success, unknown, missed = carry
+        hint = jax.vmap(hint_of)(ts.state)
+        action, known = jax.vmap(executor.act)(ts.state, hint)
         nxt = jax.vmap(env.step)(ts, action)
         live = ~finished
-        success = success | (live & nxt.is_termination())
-        return (nxt, finished | nxt.is_done(), success, unknown + (live & ~known)), None
+        won = live & nxt.is_termination()
+        missed = missed + (won & ~jax.vmap(executor.completed)(ts.state, nxt.state, action, hint))
+        carry = (nxt, finished | nxt.is_done(), success | won, unknown + (live & ~known), missed)
+        return carry, None
 
-    start = (ts, jnp.zeros(n, bool), jnp.zeros(n, bool), jnp.zeros(n, jnp.int32))
-    (_, _, success, unknown), _ = jax.lax.scan(step, start, None, length=steps)
-    return success, unknown
+    zeros = jnp.zeros(n, jnp.int32)
+    start = (ts, jnp.zeros(n, bool), jnp.zeros(n, bool), zeros, zeros)
+    (_, _, success, unknown, missed), _ = jax.lax.scan(step, start, None, length=steps)
+    return success, unknown, missed
 
 
 @pytest.mark.parametrize("env_id", per_level(levels_but_most_small_ones()))
@@ -40,9 +46,47 @@ def test_the_executor_solves_every_level_from_the_oracles_hints(env_id):
     env = envs.make(env_id)
     keys = jax.random.split(jax.random.PRNGKey(1), EPISODES)
     steps = int(jax.vmap(env.reset)(keys).state.max_steps.max())  # every episode ends within
-    success, unknown = jax.jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
+    success, unknown, missed = jax.jit(lambda k: _follow(env, k, envs.subgoal, steps))(keys)
     assert int(unknown.sum()) == 0, f"{env_id}: an oracle's hint the executor cannot carry out"
     assert bool(success.all()), f"{env_id}: solved {int(success.sum())}/{EPISODES}"
+    assert int(missed.sum()) == 0, f"{env_id}: the winning step did not complete its hint"
+
+
+def test_a_step_completes_the_mission_as_a_hint_exactly_when_the_level_says_it_succeeds():
+    """On GoToLocal, whose mission ("go to a red ball") the executor reads whole, with random
+    actions: `completed` with the mission as the hint is the verifier's success, step for step.
+    (PickupLoc's locations and PutNextLocal's moved object are words the executor ignores.)"""
+    env = envs.make("BabyAI-GoToLocal-v0")
+
+    def step(ts, key):
+        action = jax.random.randint(key, ts.t.shape, 0, C.NUM_ACTIONS)
+        nxt = jax.vmap(env.step)(ts, action)
+        hint = ts.observation.mission[:, : envs.HINT_LENGTH]
+        done = jax.vmap(executor.completed)(ts.state, nxt.state, action, hint)
+        return nxt, (done, nxt.is_termination(), ts.is_done())
+
+    ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(3), 64))
+    keys = jax.random.split(jax.random.PRNGKey(4), 256)
+    _, (done, won, reset) = jax.jit(lambda ts, k: jax.lax.scan(step, ts, k))(ts, keys)
+    real = ~reset  # an auto-reset step starts the next episode: it completes nothing
+    assert int((won & real).sum()) >= 10, "too few successes to compare"
+    np.testing.assert_array_equal(done & real, won & real)
+
+
+def test_each_kind_of_hint_is_completed_by_its_own_last_action_only():
+    state = _state_with([(5, 5, C.BALL, C.RED), (2, 6, C.KEY, C.BLUE)], agent=(4, 5))
+    red_ball = jnp.asarray(L.encode("go to the red ball", envs.HINT_LENGTH))
+    pick_ball = jnp.asarray(L.encode("pick up the red ball", envs.HINT_LENGTH))
+    blue_key = jnp.asarray(L.encode("go to the blue key", envs.HINT_LENGTH))
+    facing = executor.completed(state, state, C.LEFT, red_ball)  # the ball in front of it
+    assert bool(facing) and not bool(executor.completed(state, state, C.LEFT, blue_key))
+    assert not bool(executor.completed(state, state, C.PICKUP, pick_ball)), "nothing was picked"
+    holding = state.replace(
+        grid=state.grid.at[5, 5].set(jnp.array([C.EMPTY, 0, 0], jnp.uint8)),
+        carrying=jnp.array([C.BALL, C.RED, 0], jnp.uint8), carrying_id=jnp.int32(1),
+    )  # fmt: skip
+    assert bool(executor.completed(state, holding, C.PICKUP, pick_ball))
+    assert not bool(executor.completed(state, holding, C.PICKUP, blue_key))
 
 
 def _state_with(objects, agent=(1, 1), direction=0, size=8):

@@ -156,7 +156,7 @@ def test_hint_scores_telescope_to_the_segment_returns():
 
     slot = slot.at[2, 1].set(0)  # the ignored step still carries the first hint's slot
     rows = Rollout(image=fill, mission=fill, hint=fill, slot=slot, action=fill, log_prob=fill,
-                   value=fill, value0=value0, reward=reward, done=done, terminated=done,
+                   value=fill, value0=value0, reward=reward, bonus=fill, done=done, terminated=done,
                    valid=valid, first=fill, prior_actions=fill, prior_known=fill)  # fmt: skip
     last = jnp.array([0.0, 2.0])
     score, used = hints.hint_scores(rows, last, g, 3)

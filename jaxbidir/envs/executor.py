@@ -18,6 +18,10 @@ repeated relaxation (a breadth-first search as array operations, `lax.while_loop
 changes), then the move whose successor is nearest. Empty cells and open doors can be walked on.
 A hint that names no object type, or no object that is there, or a goal that cannot be reached,
 has no action (`known` False): the executor then says nothing rather than guess.
+
+`completed` is the same reading turned into a check of one step (what the `subgoal_bonus` hint
+channel rewards): the hint's last action done on an object it names, or for "go to" the agent
+now facing one, as minigrid's non-strict verifiers read the same words.
 """
 
 import jax
@@ -26,6 +30,7 @@ import numpy as np
 
 from . import constants as C
 from . import language as L
+from .dynamics import front_pos
 from .grid import adjacent
 from .observation import view_cells, visibility
 from .oracle import _nearest
@@ -90,6 +95,41 @@ def in_view(state: State) -> jnp.ndarray:
     return jnp.zeros((w, h), bool).at[x, y].max(seen)
 
 
+def _read(hint: jnp.ndarray):
+    """What `hint` i32[K] asks -> (kind i32: its index in `_GOAL_KINDS`, -1 none; parsed bool:
+    it asks something the executor knows; names(cells u8[..., 3]) -> bool[...]: the cells
+    holding an object it names, its last "the <colour> <type>")."""
+    kind = jnp.asarray(_KIND_OF_WORD)[hint[0]]
+    colour = _last(jnp.asarray(_COLOUR_OF_WORD)[hint])
+    type_ = _last(jnp.asarray(_TYPE_OF_WORD)[hint])
+    parsed = (kind >= 0) & ((kind == 4) | (type_ >= 0))
+
+    def names(cells):
+        return (cells[..., 0] == type_) & ((colour < 0) | (cells[..., 1] == colour))
+
+    return kind, parsed, names
+
+
+def completed(before: State, after: State, action, hint: jnp.ndarray) -> jnp.ndarray:
+    """bool: the step `action` from `before` to `after` carried out `hint` i32[K]: "go to" now
+    facing an object it names; "pick up" picking one up; "open" opening a door it names;
+    "put ... next to" dropping the carried object beside one it names; "drop" dropping."""
+    kind, parsed, names = _read(hint)
+    fx, fy = front_pos(after)
+    front = after.grid[fx, fy]
+    dropped = (action == C.DROP) & (before.carrying_id != 0) & (after.carrying_id == 0)
+    done = jnp.stack(
+        [
+            names(front),
+            (action == C.PICKUP) & (before.carrying_id == 0) & names(after.carrying),
+            (action == C.TOGGLE) & names(front) & (front[0] == C.DOOR) & (front[2] == C.OPEN),
+            dropped & adjacent(names(after.grid))[fx, fy],
+            dropped,
+        ]
+    )
+    return parsed & done[jnp.maximum(kind, 0)]
+
+
 def act(state: State, hint: jnp.ndarray, seen_only: bool = False) -> tuple[jax.Array, jax.Array]:
     """The action that carries out `hint` i32[K] next in `state` -> (action i32, known bool):
     the first of `options` (left before right before forward); 0 where not `known`."""
@@ -107,11 +147,8 @@ def options(
     shows (a student without memory could learn it), and a hint whose object is out of sight has
     no action."""
     grid, pos, direction = state.grid, state.agent_pos, state.agent_dir
-    kind = jnp.asarray(_KIND_OF_WORD)[hint[0]]
-    colour = _last(jnp.asarray(_COLOUR_OF_WORD)[hint])
-    type_ = _last(jnp.asarray(_TYPE_OF_WORD)[hint])
-
-    named = (grid[..., 0] == type_) & ((colour < 0) | (grid[..., 1] == colour))
+    kind, parsed, names = _read(hint)
+    named = names(grid)
     if seen_only:
         named = named & in_view(state)
     target = jnp.zeros_like(named).at[tuple(_nearest(named, pos))].set(True) & named
@@ -130,6 +167,5 @@ def options(
     shortest = jnp.zeros(C.NUM_ACTIONS, bool).at[:3].set(moves == moves.min())
     at_goal = dist[x, y, direction] == 0
     last = jnp.arange(C.NUM_ACTIONS) == jnp.asarray(_LAST_ACTION)[jnp.maximum(kind, 0)]
-    parsed = (kind >= 0) & ((kind == 4) | (type_ >= 0))
     known = parsed & (dist[x, y, direction] < _FAR)
     return jnp.where(at_goal, last, shortest) & known, known

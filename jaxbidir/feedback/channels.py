@@ -8,6 +8,9 @@ sources (`sources.py`), so that the training step keeps one shape whatever the c
                    action that carries it out             the cross-entropy to its one action
                                                           (`prior_labels` first), or to any
                                                           that starts a shortest path
+    subgoal_bonus  reads it, and earns `bonus` once when  - (its rewards gain the bonus; its
+                   a step carries it out                  hint-agnostic critic learns the
+                                                          level's returns without it)
 
 `action_prior` is LLM4Teach's (arXiv 2311.13373, `algos/ppo.py`) with our hint executor as its
 scripted controller (`envs.executor`: a shortest path toward what the hint names). As in LLM4Teach
@@ -20,9 +23,15 @@ ratio corrects for it). coef_t falls linearly from `prior_coef` to
 10, down by 0.005 per update to 0.1, off after 3000 updates; here as fractions of the run). With
 `prior_in_view` (the default) the executor acts only toward an object the student sees: a
 shortest path from the full state toward an object out of sight cannot be read from a 7x7 view,
-and a student without memory fitted to it plateaus (docs/channels.md). The
-teacher's score of a hint never sees the prior: it is the level's own reward
-(`hints.score_rows`).
+and a student without memory fitted to it plateaus (docs/channels.md).
+`subgoal_bonus` is ELLA's and ELLM's (arXiv 2103.05825, 2302.06692): `executor.completed` checks
+each step against the hint in force as minigrid's verifiers read its words, and the student's
+reward gains `feedback.bonus` the first time it completes that hint (a new hint can earn it
+again). It is for levels of several steps (PutNextLocal's "pick up" before "put"); where the hint
+restates the mission, it only duplicates the level's reward.
+
+The teacher's score of a hint never sees the prior or the bonus: it is the level's own reward
+(`hints.score_rows`), valued by a critic that learns the level's returns alone.
 """
 
 import functools
@@ -42,11 +51,14 @@ class Channel(NamedTuple):
     the channel has no prior.
     coef(updates_done i32) -> f32: the prior's weight in the loss of that update.
     mix(updates_done i32) -> f32: the chance that a step of that update's rollout takes one of
-    the prior's actions instead of the student's."""
+    the prior's actions instead of the student's.
+    bonus(before [N], after [N], action i32[N], hint i32[N, K]) -> f32[N]: what a step that
+    carries out its hint earns beside the level's reward; None: no bonus."""
 
     label: Callable | None
     coef: Callable
     mix: Callable = None
+    bonus: Callable | None = None
 
 
 def _none(updates_done):
@@ -81,7 +93,16 @@ def action_prior(config: Config) -> Channel:
     return Channel(label, coef, mix)
 
 
-CHANNELS = {"input": input_channel, "action_prior": action_prior}
+def subgoal_bonus(config: Config) -> Channel:
+    size = config.feedback.bonus
+
+    def bonus(before, after, action, hint):
+        return size * jax.vmap(executor.completed)(before, after, action, hint)
+
+    return Channel(None, _none, _none, bonus)
+
+
+CHANNELS = {"input": input_channel, "action_prior": action_prior, "subgoal_bonus": subgoal_bonus}
 assert set(CHANNELS) == set(HINT_CHANNELS), "every hint channel needs its piece here"
 
 

@@ -7,7 +7,8 @@ One `update(state)`, jitted as a whole:
      one batch at each segment start (`hints.py`), the student acting on mission + hint (and,
      recurrent, on what its core carries from the episode's earlier steps);
   2. the student's PPO update (GAE, epochs of minibatches; `student/ppo.py`), the last step
-     bootstrapped with the value under the hint in force;
+     bootstrapped with the value under the hint in force, the rewards with the hint channel's
+     bonus where it pays one (`channels.py`);
   3. the student's scores of the hints it acted on (its hint-agnostic critic, `hints.py`);
   4. the hint source learns from them (a learning teacher's KL-regularized reward-weighted
      update, `teacher_update.py`; nothing for the other sources).
@@ -42,6 +43,7 @@ from jaxbidir.student.ppo import (
     gae,
     make_model,
     make_optimizer,
+    masked_mean,
     ppo_epochs,
     ppo_loss,
 )
@@ -69,6 +71,7 @@ def make_train(config: Config) -> Trainer:
     hinted = source.ask is not None
     channel = make_channel(config)
     prior = channel.label if hinted else None  # without hints a channel has nothing to carry
+    bonus = channel.bonus if hinted else None
     mixes = prior is not None and config.feedback.prior_act > 0
     graphdef = nnx.split(nnx.eval_shape(lambda: make_model(config, env, jax.random.key(0))))[0]
     n_env, n_steps, every, teacher_every = (
@@ -118,7 +121,7 @@ def make_train(config: Config) -> Trainer:
                 options = hints.options(asked)
 
             def step(inner, k):
-                ts, slot, carry = inner
+                ts, slot, carry, given = inner  # given: the hint in force earned its bonus
                 hint = hints.in_force(options, slot) if hinted else None
                 image, mission, first = ts.observation.image, ts.observation.mission, ts.t == 0
                 logits, value, value0, carry = policy(params, image, mission, hint, carry, first)
@@ -137,20 +140,24 @@ def make_train(config: Config) -> Trainer:
                     log_prob = jnp.log(probs[jnp.arange(n_env), action])
                 nxt = jax.vmap(env.step)(ts, action)
                 valid = ~ts.is_done()
+                earned = jnp.zeros(n_env)
+                if bonus is not None:  # once per hint; an auto-reset step brings the next hint
+                    earned = jnp.where(valid & ~given, bonus(ts.state, nxt.state, action, hint), 0)
+                    given = (given | (earned > 0)) & valid
                 row = Rollout(
                     image=image, mission=mission, hint=no_hint if hint is None else hint,
                     slot=slot, action=action, log_prob=log_prob, value=value, value0=value0,
-                    reward=nxt.reward, done=nxt.is_done(), terminated=nxt.is_termination(),
-                    valid=valid, first=first,
+                    reward=nxt.reward, bonus=earned, done=nxt.is_done(),
+                    terminated=nxt.is_termination(), valid=valid, first=first,
                     prior_actions=jnp.zeros((n_env, env.num_actions), bool),
                     prior_known=jnp.zeros(n_env, bool),
                 )  # fmt: skip
                 world = None if prior is None else ts.state  # for the prior, after the rollout
-                return (nxt, hints.next_slot(slot, valid), carry), (row, nxt.t, world)
+                return (nxt, hints.next_slot(slot, valid), carry, given), (row, nxt.t, world)
 
-            slot = jnp.zeros(n_env, jnp.int32)
-            (ts, slot, carry), out = jax.lax.scan(
-                step, (ts, slot, carry), jax.random.split(k_steps, every)
+            slot, given = jnp.zeros(n_env, jnp.int32), jnp.zeros(n_env, bool)
+            (ts, slot, carry, _), out = jax.lax.scan(
+                step, (ts, slot, carry, given), jax.random.split(k_steps, every)
             )
             last_hint = hints.in_force(options, slot) if hinted else None
             return (ts, carry), (*out, asked, last_hint)
@@ -188,15 +195,25 @@ def make_train(config: Config) -> Trainer:
     def update(state: RunnerState, index=None):
         key, k_roll, k_perm, k_learn = jax.random.split(state.key, 4)
         timestep, rows, lengths, asked, last_value, last_value0, carry = collect(state, k_roll)
-        adv = gae(rows, last_value, config.student.gamma, config.student.gae_lambda)
+        gamma, lam = config.student.gamma, config.student.gae_lambda
+        targets = None  # both critics learn the returns of the rewards the student gets
+        if bonus is None:
+            adv = gae(rows, last_value, gamma, lam)
+        else:  # ... with the bonus; the hint-agnostic one, whose values score the hints, without
+            adv = gae(rows._replace(reward=rows.reward + rows.bonus), last_value, gamma, lam)
+            adv0 = gae(rows._replace(value=rows.value0), last_value0, gamma, lam)
+            targets = (adv + rows.value, adv0 + rows.value0)
         prior_coef = None if prior is None else channel.coef(state.updates_done)
         loss = functools.partial(ppo_loss, policy, config, use_hints=hinted, prior_coef=prior_coef)
         params, opt_state, info = ppo_epochs(
             loss, tx, config.student.update_epochs, config.student.num_minibatches,
             state.params, state.opt_state, rows, adv, k_perm, config.run.check_finite, state.carry,
+            targets,
         )  # fmt: skip
         if prior is not None:
             info["prior_coef"] = prior_coef
+        if bonus is not None:  # the bonus earned per step
+            info["bonus"] = masked_mean(rows.bonus, rows.valid)
         bad = {}
         if config.run.check_finite:
             info, bad = nonfinite.ppo_checks(info, params)

@@ -8,9 +8,10 @@
     with `memory`: h0 (the hint-free view) --GRU--> r f32[B,memory], read by all three heads
 
 `value0` never sees the hint: it is the baseline that scores hints later. Both critics learn the
-same returns. With `hint_film`, the convolutions are FiLM-conditioned on [m, g], so that a hint
-("the red key") can select places in the view, not only be read beside the pooled view; `value0`
-then reads a second pass with g = 0, which keeps it hint-free (twice the convolution cost).
+same returns (but for a hint channel's bonus, which only `value`'s include). With `hint_film`,
+the convolutions are FiLM-conditioned on [m, g], so that a hint ("the red key") can select
+places in the view, not only be read beside the pooled view; `value0` then reads a second pass
+with g = 0, which keeps it hint-free (twice the convolution cost).
 The max-pool forgets where in the view a feature was; with `cell_embed` every one of the 7x7
 cells adds its own learned embedding to its codes, so "the red key, ahead to the left" survives
 it (BabyAI's LSTM, which we do not have, can make up for this over steps); with

@@ -32,7 +32,8 @@ class Rollout(NamedTuple):
     log_prob: jax.Array
     value: jax.Array
     value0: jax.Array
-    reward: jax.Array  # what the step earned
+    reward: jax.Array  # what the step earned in the level
+    bonus: jax.Array  # ... and beside it, from a hint channel (see jaxbidir.feedback.channels)
     done: jax.Array  # the step ended the episode
     terminated: jax.Array  # ... by success (no bootstrap)
     valid: jax.Array  # a real step (not the ignored action of an auto-reset)
@@ -124,19 +125,21 @@ def ppo_loss(
 ):  # fmt: skip
     """The student's clipped PPO loss of one minibatch of flat rows (a recurrent student's: of
     whole sequences [B, T], with the `carry` f32[B, memory] they start from) -> (loss, info).
-    Advantages are normalized per minibatch. Both critics learn the same returns; `value0`
-    never sees the hint. With `prior_coef` (f32, not None), plus that times -log of the
-    policy's total probability of `batch.prior_actions` where they are known (a hint channel's
-    prior; the cross-entropy when it asks for one action)."""
+    Advantages are normalized per minibatch. `targets` is what the critics learn: the same
+    returns for both, or a pair (value's, value0's); `value0` never sees the hint. With
+    `prior_coef` (f32, not None), plus that times -log of the policy's total probability of
+    `batch.prior_actions` where they are known (a hint channel's prior; the cross-entropy when
+    it asks for one action)."""
     sequences = carry is not None
     if sequences:  # the core runs each sequence in order: time-major [T, B]
         batch, adv, targets = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (batch, adv, targets))
+    targets, targets0 = targets if isinstance(targets, tuple) else (targets, targets)
     hint = batch.hint if use_hints else None
     logits, value, value0, _ = policy(params, batch.image, batch.mission, hint, carry, batch.first)
     if sequences:  # then every step is a row
         rows = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731  [T, B, ...] -> [T * B, ...]
-        logits, value, value0, batch, adv, targets = jax.tree.map(
-            rows, (logits, value, value0, batch, adv, targets)
+        logits, value, value0, batch, adv, targets, targets0 = jax.tree.map(
+            rows, (logits, value, value0, batch, adv, targets, targets0)
         )
     mean = lambda x: masked_mean(x, batch.valid)  # noqa: E731
     adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
@@ -144,7 +147,7 @@ def ppo_loss(
     log_probs = jax.nn.log_softmax(logits)
     info = clipped_losses(log_probs, value, batch, adv, targets, ppo.clip_eps)
     info["value0_loss"] = clipped_value_loss(
-        value0, batch.value0, targets, batch.valid, ppo.clip_eps
+        value0, batch.value0, targets0, batch.valid, ppo.clip_eps
     )
     total = (
         info["policy_loss"]
@@ -163,15 +166,16 @@ def ppo_loss(
 
 def ppo_epochs(
     loss, tx, epochs: int, minibatches: int, params, opt_state, rows, adv, key, check_finite=False,
-    carry=None,
+    carry=None, targets=None,
 ):  # fmt: skip
     """`epochs` passes of `minibatches` clipped steps over the rollout `rows` [T, N, ...] ->
     (params, opt_state, info averaged over the steps). `loss(params, batch, adv, targets) ->
     (loss, info)` on flat rows. With a recurrent student's `carry` f32[N, memory] from before
     the rollout, the minibatches are environments with all their steps in order: `loss(params,
     batch, adv, targets, carry)` on [B, T, ...] and the carry of those B. With `check_finite`,
-    info["nonfinite_gradients"] > 0 when some step's gradients held a NaN or an Inf."""
-    targets = adv + rows.value
+    info["nonfinite_gradients"] > 0 when some step's gradients held a NaN or an Inf. `targets`
+    (f32[T, N] or a pytree of them): what the loss's critics learn, by default adv + value."""
+    targets = adv + rows.value if targets is None else targets
     if carry is None:
         n = rows.valid.size
         data = jax.tree.map(lambda x: x.reshape(n, *x.shape[2:]), (rows, adv, targets))
