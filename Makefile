@@ -17,6 +17,11 @@
 #   make test-slow the per-level tests on the other levels, the longest learning runs (CI too)
 #   make test-distributed  one run over two processes against one (minutes; CI runs it too)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
+#   make device-wheels  download the wheels the accelerator machine's Python lacks (navix and
+#                  what it imports, tensorboardX) into wheels/device/, and print their size
+#   make device-check OUT=dir  the accelerator check (benchmarks/device_check.py): env, student,
+#                  teacher and a 32-seed paper_40 run, minutes; one JSON file in OUT. Runs with
+#                  the machine's own Python, no network: carry wheels/device/ with the tree
 #   make lint      ruff
 # JAX for accelerators: JAX_EXTRA=cuda12 (NVIDIA GPU) or JAX_EXTRA=tpu (TPU VM), e.g.
 #   make install JAX_EXTRA=cuda12
@@ -37,7 +42,7 @@ find_python = for p in $(PYTHON) python3.13 python3.12 python3 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$p" || echo "$$p"; exit 0; fi; done; exit 1
 
-.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test test-slow test-distributed bench lint clean
+.PHONY: install install-test install-curves train pretrain-teacher curves reproduce test test-slow test-distributed bench device-wheels device-check lint clean
 
 # the runtime (what `make train` needs) ...
 $(VENV)/.installed: pyproject.toml
@@ -100,6 +105,20 @@ test-distributed: install-test
 
 bench: install-test
 	$(BIN)/python benchmarks/all.py $(ARGS)
+
+# for the accelerator machine's Python 3.12 on x86_64 Linux, whatever this one is
+DEVICE_PLATFORMS = manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
+device-wheels: install
+	rm -rf wheels/device
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+		$(addprefix --platform ,$(DEVICE_PLATFORMS)) -r benchmarks/device_wheels.txt -d wheels/device
+	@ls wheels/device/*.whl | wc -l | xargs printf '%s wheels, '; \
+	  du -cb wheels/device/*.whl | tail -1 | awk '{printf "%.1f MiB in wheels/device (carried: under 64 MiB with the tree)\n", $$1 / 2^20}'
+
+# on the accelerator machine itself: no install (no network), its Python and wheels/device/
+OUT ?= runs/device-check
+device-check:
+	bash benchmarks/device_check.sh $(OUT) $(ARGS)
 
 lint: install-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

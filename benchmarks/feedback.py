@@ -44,6 +44,8 @@ ARMS = {
     # the recurrent student (a GRU core of 64 units, BabyAI's memory at our width)
     "student_recurrent": {"mode": "student_only", "student.memory": 64},
     "oracle_recurrent": {"mode": "oracle", "student.memory": 64},
+    # the GLAM baseline: the language model as the policy (benchmarks/glam.py)
+    "glam": {"mode": "glam"},
 }  # fmt: skip
 # timed by default; the others on demand (--arms)
 DEFAULT_ARMS = (

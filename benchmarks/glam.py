@@ -12,7 +12,7 @@ import argparse
 import json
 
 import jax
-from feedback import rates
+from feedback import measure
 
 
 def main():
@@ -27,7 +27,8 @@ def main():
 
     cfg = config.load(args.config, ["env.num_envs=16", "student.num_steps=64", *args.overrides])
     print("measuring ...", flush=True)
-    fps = rates(cfg, args.seeds, args.repeats, 0, modes=("bidirectional", "glam"))
+    measured = measure(cfg, args.seeds, args.repeats, 0, ("bidirectional", "glam"))
+    fps = {arm: frames_per_s for arm, (frames_per_s, _, _) in measured.items()}
     result = {
         "device": jax.devices()[0].device_kind,
         "env_id": cfg.env.id,

@@ -14,6 +14,10 @@
 2-core CPU); `configs/` holds one file per experiment; `table.key=value` overrides any field
 (`student.lr=3e-4`, `run.num_seeds=8`, `mode=oracle`). `train` alone runs on several processes
 (`jaxbidir.distributed`); `evaluate` and `curves` run on one.
+
+The commands that compile keep JAX's compiled programs in a persistent cache, so that the same
+command run again does not compile again: `~/.cache/jaxbidir/jax` (`$XDG_CACHE_HOME` honoured),
+or `$JAX_COMPILATION_CACHE_DIR` when set, or `$JAXBIDIR_CACHE`; `JAXBIDIR_CACHE=off` turns it off.
 """
 
 import argparse
@@ -119,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.command_line = shlex.join(["jaxbidir", *(argv if argv is not None else sys.argv[1:])])
+    if args.command in COMPILING:
+        use_compilation_cache()
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
@@ -215,6 +221,48 @@ def do_reproduce(args) -> int:
     return 0
 
 
+# the commands whose programs are worth keeping from one run to the next
+COMPILING = ("train", "evaluate", "pretrain-teacher", "curves", "reproduce")
+CACHE_OFF = ("off", "0", "false", "no", "none")
+# JAX keeps a program only if it took this long to compile: here all of them (`make train`'s
+# 193 programs, 2.6 MB); at JAX's default, 1 s, only its 4 largest, the others compiled again
+# on every run (docs/benchmarks.md#student-training)
+CACHE_MIN_COMPILE_S = 0.0
+
+
+def compilation_cache_dir(environ=os.environ) -> str | None:
+    """The folder of JAX's persistent compilation cache for the commands that compile; None:
+    off. `$JAXBIDIR_CACHE` set to `off` (or 0, false, no, none) turns it off; else JAX's own
+    `$JAX_COMPILATION_CACHE_DIR` when set (JAX read it already); else `$JAXBIDIR_CACHE`; else
+    `~/.cache/jaxbidir/jax` (under `$XDG_CACHE_HOME` when set)."""
+    ours = environ.get("JAXBIDIR_CACHE", "").strip()
+    if ours.lower() in CACHE_OFF:
+        return None
+    if environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return environ["JAX_COMPILATION_CACHE_DIR"]
+    if ours:
+        return str(Path(ours).expanduser())
+    home = environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser()
+    return str(Path(home) / "jaxbidir" / "jax")
+
+
+def use_compilation_cache(environ=os.environ) -> str | None:
+    """Point JAX's persistent compilation cache at `compilation_cache_dir` (or turn it off),
+    before anything is compiled -> the folder, or None. A minimum compile time set in
+    `$JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS` is left as it is (the tests set theirs).
+    Several processes turn the cache off again (`jaxbidir.distributed`: it hung them)."""
+    import jax
+
+    folder = compilation_cache_dir(environ)
+    if folder is None:
+        jax.config.update("jax_enable_compilation_cache", False)
+        return None
+    jax.config.update("jax_compilation_cache_dir", folder)
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in environ:
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_S)
+    return folder
+
+
 COMMANDS = {
     "train": do_train,
     "evaluate": do_evaluate,
@@ -256,7 +304,8 @@ def train_report(summary: dict, out: Path) -> str:
     lines = [
         f"{summary['env_id']}, mode {summary['mode']}, {summary['num_seeds']} seed(s): "
         f"{summary['frames_per_seed']:,} frames per seed in {summary['wall_clock_s']:.0f} s "
-        f"({summary['first_chunk_s (compile)']:.0f} s of it the first chunk, compiling)"
+        f"({summary['first_chunk_s (compile)']:.0f} s of it the first chunk, compiling unless "
+        f"cached)"
     ]
     if evaluation := summary["final_evaluation"]:
         lines.append(
