@@ -130,6 +130,10 @@ class StudentConfig(Checked):
     # units of a recurrent core (a GRU over the hint-free view, PureJaxRL's ppo_rnn shape) that
     # carries the episode from step to step; 0: a feed-forward student that sees only the view
     memory: int = field(0, min=0)
+    # the scale of the actor's last layer at initialisation (orthogonal): PPO's 0.01 starts from
+    # a near-uniform policy, but supervision (imitation, the action prior) then collapses to the
+    # most frequent action on most seeds; at 1.0 it reaches the features (docs/channels.md)
+    actor_scale: float = field(0.01, above=0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -116,6 +116,7 @@ class ActorCritic(nnx.Module):
         cell_embed: bool = False,
         pool: str = "max",
         memory: int = 0,
+        actor_scale: float = 0.01,
         *,
         rngs: nnx.Rngs,
     ):
@@ -130,7 +131,7 @@ class ActorCritic(nnx.Module):
         view = channels * (C.VIEW * C.VIEW if self.flatten else 1)
         self.core = nnx.GRUCell(view, memory, rngs=rngs) if memory else None
         view += memory
-        self.actor = _head(view + embed_dim, hidden, C.NUM_ACTIONS, 0.01, rngs)
+        self.actor = _head(view + embed_dim, hidden, C.NUM_ACTIONS, actor_scale, rngs)
         self.critic = _head(view + embed_dim, hidden, 1, 1.0, rngs)
         self.critic0 = _head(view, hidden, 1, 1.0, rngs)
 
