@@ -5,6 +5,7 @@ guard (`run.check_finite`), with and without it timed alternately at 64 seeds.
 
     python benchmarks/student.py [--seeds 1 64 256 1024] [--num-envs 16] [--num-steps 32]
                                  [--seed-batch 0]
+    python benchmarks/student.py --profile   # where one update of the default config goes
 
 Prints a table; the last line is one JSON object with the figures. Peak memory is the process's
 resident peak so far (seeds run in increasing order, so it is the peak of the largest so far).
@@ -69,6 +70,86 @@ def guard_cost(cfg, seeds, repeats):
     return statistics.median(times[True]) / statistics.median(times[False]) - 1
 
 
+def median_seconds(fn, arg, repeats):
+    """Median wall seconds of `fn(arg)` over `repeats` calls, after one that compiles."""
+    jax.block_until_ready(fn(arg))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def flops(fn, *args) -> float:
+    """XLA's count of the floating-point operations of one call of `fn` (without loops: XLA
+    counts a loop's body once)."""
+    return jax.jit(fn).lower(*args).compile().cost_analysis()["flops"]
+
+
+def matmul_gflops(dtype, n=2048, repeats=5) -> float:
+    """GFLOP/s of an n x n x n matmul in `dtype` (f32 accumulation), in this process."""
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n)).astype(dtype)
+    mm = jax.jit(lambda a: jnp.matmul(a, a, preferred_element_type=jnp.float32))
+    return 2 * n**3 / median_seconds(mm, a, repeats) / 1e9
+
+
+def profile(cfg, repeats):
+    """Where one update of one seed goes: the rollout (`collect`, one forward pass per step),
+    the rest (GAE and the PPO epochs), and one minibatch's gradient and Adam step alone; the
+    FLOPs of an update counted as (steps x one step's forward pass) + (epochs x minibatches x
+    one minibatch's gradient), each from XLA's cost analysis of the loop body; the achieved
+    GFLOP/s against matmuls in f32 and bf16 in this process."""
+    import functools
+
+    import jax.numpy as jnp
+    import optax
+
+    from jaxbidir.feedback import make_train
+    from jaxbidir.student.ppo import make_optimizer, ppo_loss
+
+    trainer = make_train(cfg)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    update_s = median_seconds(jax.jit(trainer.update), state, repeats)
+    collect = jax.jit(trainer.collect)
+    rollout_s = median_seconds(collect, state, repeats)
+    rows = collect(state).rows
+    ppo = cfg.student
+    n_mb = ppo.update_epochs * ppo.num_minibatches
+    mb = rows.valid.size // ppo.num_minibatches
+    batch = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:])[:mb], rows)
+    zeros = jnp.zeros(mb)
+    loss = functools.partial(ppo_loss, trainer.policy, cfg, use_hints=False)
+    tx = make_optimizer(cfg)
+
+    def minibatch_step(params, opt_state):
+        grads = jax.grad(lambda p: loss(p, batch, zeros, zeros)[0])(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    step = jax.jit(minibatch_step)
+    minibatch_s = median_seconds(lambda p: step(p, state.opt_state), state.params, repeats)
+    obs = rows.image[0], rows.mission[0]
+    forward = flops(lambda p: trainer.policy(p, *obs)[0], state.params)
+    update_flops = ppo.num_steps * forward + n_mb * flops(
+        minibatch_step, state.params, state.opt_state
+    )
+    frames = cfg.frames_per_update
+    return {
+        "frames_per_s": round(frames / update_s),
+        "update_s": round(update_s, 3),
+        "rollout_s": round(rollout_s, 3),
+        "ppo_s": round(update_s - rollout_s, 3),
+        "minibatch_steps_s (alone, x epochs x minibatches)": round(n_mb * minibatch_s, 3),
+        "mflop_per_frame": round(update_flops / frames / 1e6, 2),
+        "achieved_gflops": round(update_flops / update_s / 1e9, 1),
+        "matmul_f32_gflops": round(matmul_gflops(jnp.float32), 1),
+        "matmul_bf16_gflops": round(matmul_gflops(jnp.bfloat16), 1),
+    }
+
+
 def random_rate(cfg, batch, repeats):
     from jaxbidir.runner import make_env
 
@@ -116,9 +197,16 @@ def main():
     parser.add_argument(
         "--seed-batch", type=int, default=0, help="seeds vmapped at a time, groups in turn (0: all)"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="only where one update of the default config goes"
+    )
     args = parser.parse_args()
 
     from jaxbidir import config
+
+    if args.profile:
+        print(json.dumps(profile(config.load(None), max(3, args.repeats))))
+        return
 
     cfg = config.load(None, {"env.num_envs": args.num_envs, "student.num_steps": args.num_steps})
     rows = []
