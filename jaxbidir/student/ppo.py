@@ -55,6 +55,7 @@ def make_model(config: Config, env: envs.Environment, key) -> ActorCritic:
         cell_embed=config.student.cell_embed,
         pool=config.student.pool,
         memory=config.student.memory,
+        actor_scale=config.student.actor_scale,
         rngs=nnx.Rngs(key),
     )
 
