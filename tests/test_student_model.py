@@ -82,6 +82,14 @@ def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
     assert make_model(default, make_env(default), jax.random.PRNGKey(1)).cells is None
 
 
+def test_actor_scale_is_the_scale_of_the_actors_last_layer_at_initialisation():
+    """An orthogonal [hidden, 7] kernel at scale s has every column of norm s."""
+    for scale in (0.01, 1.0):
+        cfg = config.load(None, {"student.actor_scale": scale})
+        kernel = make_model(cfg, make_env(cfg), jax.random.PRNGKey(1)).actor.layers[-1].kernel
+        np.testing.assert_allclose(np.linalg.norm(kernel[...], axis=0), scale, rtol=1e-5)
+
+
 def test_the_flattened_view_is_the_map_the_max_pool_reduces():
     image, mission, _, _ = _inputs()
     models = {
