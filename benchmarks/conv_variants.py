@@ -4,9 +4,11 @@ update's time goes").
 
     python benchmarks/conv_variants.py VARIANT [--chunk] [--solve]
 
-VARIANT: `patches` (the student's own: patches @ kernel), `bf16` (the same matmul in bf16 with
-f32 accumulation), `lax` (XLA's convolution), `none` (no convolution: an upper bound of what a
-faster one can give). `--chunk`: also frames/s of 4 updates in one scan, as a training run's
+VARIANT: `patches` (the student's own: patches @ kernel, the view's embedding folded into the
+first one's kernel), `unfolded` (the same with the first convolution applied to the embedded
+view, as before the fold), and, unfolded too: `bf16` (the matmul in bf16 with f32
+accumulation), `lax` (XLA's convolution), `rows` (a banded matmul per row), `none` (no
+convolution). `--chunk`: also frames/s of 4 updates in one scan, as a training run's
 chunk runs them; `--solve`: also the frames and seconds to 0.95 success on the paper's level.
 """
 
@@ -63,8 +65,14 @@ def none(self, x):  # keeps the input's gradient path (its first channel) and th
     return jnp.zeros((*x.shape[:-1], self.linear.out_features)) + x[..., :1] + self.linear.bias[...]
 
 
-VARIANTS = {"patches": model.Conv3x3.__call__, "bf16": bf16, "lax": lax, "rows": rows,
-            "none": none}  # fmt: skip
+VARIANTS = {"patches": model.Conv3x3.__call__, "unfolded": model.Conv3x3.__call__, "bf16": bf16,
+            "lax": lax, "rows": rows, "none": none}  # fmt: skip
+
+
+def unfolded(self, hot, table, base):
+    """The first convolution on the embedded view (its gradient goes back through the
+    patches to the view), as the student ran it before the embedding was folded in."""
+    return self(hot @ table + base)
 
 
 def chunk_rate(cfg, length=4, repeats=3):
@@ -91,6 +99,8 @@ def main():
     parser.add_argument("--solve", action="store_true")
     args = parser.parse_args()
     model.Conv3x3.__call__ = VARIANTS[args.variant]
+    if args.variant != "patches":
+        model.Conv3x3.of_embedded = unfolded
     cfg = config.load(None)
     result = {"variant": args.variant, **profile(cfg, 3)}
     if args.chunk:

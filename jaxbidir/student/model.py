@@ -73,10 +73,28 @@ class Conv3x3(nnx.Module):
         self.linear = nnx.Linear(9 * c_in, c_out, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        h, w = x.shape[-3:-1]
-        pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
-        patches = [pad[..., i : i + h, j : j + w, :] for i in range(3) for j in range(3)]
-        return self.linear(jnp.concatenate(patches, -1))
+        return self.linear(patches(x))
+
+    def of_embedded(self, hot: jax.Array, table: jax.Array, base: jax.Array) -> jax.Array:
+        """The convolution of the view `hot @ table + base` (hot f32[..., H, W, n] codes,
+        table f32[n, c_in], base f32[H, W, c_in]) with the table folded into the kernel:
+        patches(hot) @ (table x kernel) + conv(base). The same function; but its gradient
+        never goes back through the patches to the view (the codes are data), which was a
+        third of a PPO update."""
+        n, c_in = table.shape
+        kernel = self.linear.kernel[...].reshape(9, c_in, -1)
+        folded = jnp.einsum("nc,kco->kno", table, kernel).reshape(9 * n, -1)
+        return patches(hot) @ folded + self(base)
+
+
+def patches(x: jax.Array) -> jax.Array:
+    """f32[..., H, W, c] -> f32[..., H, W, 9c]: each cell's 3x3 neighbourhood (zeros outside),
+    row by row."""
+    h, w = x.shape[-3:-1]
+    pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
+    return jnp.concatenate(
+        [pad[..., i : i + h, j : j + w, :] for i in range(3) for j in range(3)], -1
+    )
 
 
 class FiLMConv(nnx.Module):
@@ -88,7 +106,10 @@ class FiLMConv(nnx.Module):
         self.shift = nnx.Linear(cond, c_out, rngs=rngs)
 
     def __call__(self, x: jax.Array, cond: jax.Array) -> jax.Array:
-        x = self.conv(x)
+        return self.film(self.conv(x), cond)
+
+    def film(self, x: jax.Array, cond: jax.Array) -> jax.Array:
+        """The affine and relu of an already convolved x."""
         return nnx.relu(
             x * (1 + self.scale(cond)[..., None, None, :]) + self.shift(cond)[..., None, None, :]
         )
@@ -138,11 +159,16 @@ class ActorCritic(nnx.Module):
     def features(self, image: jax.Array, m: jax.Array, g: jax.Array) -> jax.Array:
         """f32[B, channels] (f32[B, 49 * channels] flattened): the view read in the light of
         the mission's encoding m f32[B,D] (and, with `hint_film`, of the hint's g f32[B,D])."""
-        x = lookup(self.codes, image.astype(jnp.int32) + _CODE_OFFSETS).sum(-2)  # [B, 7, 7, E]
+        # the view's embedding, each cell's 3 codes' rows summed (+ the cell's own), folded into
+        # the first convolution: hot f32[B, 7, 7, 20] says which codes each cell has
+        hot = jax.nn.one_hot(image.astype(jnp.int32) + _CODE_OFFSETS, _NUM_CODES).sum(-2)
+        table = self.codes.embedding[...]
+        base = jnp.zeros((C.VIEW, C.VIEW, table.shape[1]))
         if self.cells is not None:
-            x = x + self.cells.embedding[...].reshape(*x.shape[-3:])
+            base = self.cells.embedding[...].reshape(base.shape)
         cond = jnp.concatenate([m, g], -1) if self.hint_film else m
-        x = self.conv2(self.conv1(x, cond), cond)
+        x = self.conv1.film(self.conv1.conv.of_embedded(hot, table, base), cond)
+        x = self.conv2(x, cond)
         return x.reshape(*x.shape[:-3], -1) if self.flatten else x.max((-3, -2))
 
     def __call__(self, image, mission, hint=None, carry=None, first=None):
