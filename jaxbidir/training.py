@@ -38,7 +38,7 @@ from jaxbidir.checkpoints import (
     saved_config,
     updates_done,
 )
-from jaxbidir.config import Config, flatten
+from jaxbidir.config import Config, flatten, from_dict
 from jaxbidir.runner import Trainer
 
 PER_SEED = (
@@ -294,12 +294,14 @@ def _starting_point(manager, config: Config, state, out_dir: Path, resume: bool)
     done, evaluated = 0, set()
     if resume and manager.latest_step() is not None:
         # the config first: a state of other shapes would not restore, and look damaged
-        saved, now = flatten(saved_config(manager)), flatten(config.to_dict())
-        if "env.id" not in saved:
+        saved = saved_config(manager)
+        if "env.id" not in flatten(saved):
             raise ValueError(
                 f"{out_dir} was saved by an earlier jaxbidir, whose config had no tables: this "
                 f"version cannot resume it; train it again in another --out"
             )
+        # as this version reads it: a field added since is at its default, as the run ran
+        saved, now = flatten(from_dict(saved).to_dict()), flatten(config.to_dict())
         if saved != now:
             diff = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
             raise ValueError(f"--resume with a different config (saved, now): {diff}")

@@ -61,7 +61,7 @@ def test_what_was_learned_in_jax_transfers_to_minigrid(learned):
     assert abs(np.mean(ours) - np.mean(real)) < 0.08, (ours, real)
 
 
-def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path):
+def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path, monkeypatch):
     """A recurrent student, whose core's carry goes on across updates and checkpoints (the
     feed-forward student resumes in tests/test_feedback.py's and tests/test_lora.py's runs)."""
     cfg = config.load(None, {**TINY, "run.eval_every": 2, "run.eval_episodes": 8,
@@ -79,6 +79,17 @@ def test_killed_and_resumed_run_gives_the_same_metrics_and_evaluations(tmp_path)
     assert evaluations == training.read_metrics(tmp_path / "cut" / "eval.jsonl")
     with pytest.raises(ValueError, match=r"different config.*student.lr"):
         training.run(config.replace(cfg, **{"student.lr": 0.1}), tmp_path / "cut", resume=True)
+    # saved by a version without a field added since: it resumes, the field at its default
+    saved = training.saved_config
+
+    def earlier(manager):
+        config = saved(manager)
+        del config["student"]["actor_scale"]
+        return config
+
+    monkeypatch.setattr(training, "saved_config", earlier)
+    training.run(cfg, tmp_path / "cut", progress=False, resume=True)
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "whole")
 
 
 def test_configs_are_tables_checked_on_load(tmp_path):
