@@ -25,17 +25,10 @@ from jaxbidir import config
 from jaxbidir.student import model
 
 
-def _patches(x):
-    h, w = x.shape[-3:-1]
-    pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
-    return jnp.concatenate(
-        [pad[..., i : i + h, j : j + w, :] for i in range(3) for j in range(3)], -1
-    )
-
-
 def bf16(self, x):
     kernel = self.linear.kernel[...].astype(jnp.bfloat16)
-    y = jnp.matmul(_patches(x.astype(jnp.bfloat16)), kernel, preferred_element_type=jnp.float32)
+    patches = model.patches(x.astype(jnp.bfloat16))
+    y = jnp.matmul(patches, kernel, preferred_element_type=jnp.float32)
     return y + self.linear.bias[...]
 
 

@@ -196,9 +196,10 @@ def make_train(config: Config) -> Trainer:
         key, k_roll, k_perm, k_learn = jax.random.split(state.key, 4)
         timestep, rows, lengths, asked, last_value, last_value0, carry = collect(state, k_roll)
         gamma, lam = config.student.gamma, config.student.gae_lambda
-        targets = None  # both critics learn the returns of the rewards the student gets
+        # both critics learn the returns of the rewards the student gets ...
         if bonus is None:
             adv = gae(rows, last_value, gamma, lam)
+            targets = (adv + rows.value,) * 2
         else:  # ... with the bonus; the hint-agnostic one, whose values score the hints, without
             adv = gae(rows._replace(reward=rows.reward + rows.bonus), last_value, gamma, lam)
             adv0 = gae(rows._replace(value=rows.value0), last_value0, gamma, lam)

@@ -126,15 +126,16 @@ def ppo_loss(
 ):  # fmt: skip
     """The student's clipped PPO loss of one minibatch of flat rows (a recurrent student's: of
     whole sequences [B, T], with the `carry` f32[B, memory] they start from) -> (loss, info).
-    Advantages are normalized per minibatch. `targets` is what the critics learn: the same
-    returns for both, or a pair (value's, value0's); `value0` never sees the hint. With
+    Advantages are normalized per minibatch. `targets` is what the critics learn, a pair
+    (value's, value0's: the same returns but for a hint channel's bonus); `value0` never sees
+    the hint. With
     `prior_coef` (f32, not None), plus that times -log of the policy's total probability of
     `batch.prior_actions` where they are known (a hint channel's prior; the cross-entropy when
     it asks for one action)."""
     sequences = carry is not None
     if sequences:  # the core runs each sequence in order: time-major [T, B]
         batch, adv, targets = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), (batch, adv, targets))
-    targets, targets0 = targets if isinstance(targets, tuple) else (targets, targets)
+    targets, targets0 = targets
     hint = batch.hint if use_hints else None
     logits, value, value0, _ = policy(params, batch.image, batch.mission, hint, carry, batch.first)
     if sequences:  # then every step is a row
