@@ -125,7 +125,7 @@ def profile(cfg, repeats):
     tx = make_optimizer(cfg)
 
     def minibatch_step(params, opt_state):
-        grads = jax.grad(lambda p: loss(p, batch, zeros, zeros)[0])(params)
+        grads = jax.grad(lambda p: loss(p, batch, zeros, (zeros, zeros))[0])(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 

@@ -82,6 +82,28 @@ def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
     assert make_model(default, make_env(default), jax.random.PRNGKey(1)).cells is None
 
 
+def test_the_convolutions_equal_xlas_and_the_folded_embedding_equals_embedding_first():
+    """Conv3x3's row-banded matmuls are XLA's own 3x3 'same' convolution (HWIO kernel, zero
+    padding), on a map that is not square too; and the first convolution of the codes with the
+    embedding table folded into its kernel is the convolution of the embedded view."""
+    from jaxbidir.student.model import Conv3x3
+
+    conv = Conv3x3(5, 4, rngs=nnx.Rngs(0))
+    for shape in [(2, 3, 7, 7, 5), (3, 5, 6, 5)]:
+        x = jax.random.normal(jax.random.PRNGKey(1), shape)
+        flat = x.reshape(-1, *shape[-3:])
+        kernel = conv.linear.kernel[...].reshape(3, 3, 5, 4)
+        want = jax.lax.conv_general_dilated(flat, kernel, (1, 1), "SAME",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))  # fmt: skip
+        want = want.reshape(*shape[:-1], 4) + conv.linear.bias[...]
+        np.testing.assert_allclose(conv(x), want, atol=1e-5)
+    hot = jax.random.bernoulli(jax.random.PRNGKey(2), 0.2, (4, 7, 7, 20)).astype(jnp.float32)
+    table = jax.random.normal(jax.random.PRNGKey(3), (20, 5))
+    base = jax.random.normal(jax.random.PRNGKey(4), (7, 7, 5))
+    np.testing.assert_allclose(conv.of_embedded(hot, table, base), conv(hot @ table + base),
+                               atol=1e-5)  # fmt: skip
+
+
 def test_actor_scale_is_the_scale_of_the_actors_last_layer_at_initialisation():
     """An orthogonal [hidden, 7] kernel at scale s has every column of norm s."""
     for scale in (0.01, 1.0):

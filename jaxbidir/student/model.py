@@ -65,36 +65,43 @@ class TextEncoder(nnx.Module):
 
 
 class Conv3x3(nnx.Module):
-    """A 3x3 'same' convolution written as patches @ kernel. XLA's CPU convolution gradient runs
-    60x slower inside a loop (and PPO's epochs, minibatches and updates are all loops); a matmul
-    does not. f32[..., H, W, c_in] -> f32[..., H, W, c_out]."""
+    """A 3x3 'same' convolution written as matmuls, one per row of the map: the 3 rows around a
+    row, side by side (3 x W x c_in), times a banded matrix made from the kernel (W x c_out
+    wide). f32[..., H, W, c_in] -> f32[..., H, W, c_out].
+    On CPU an update is bound by memory traffic, not FLOPs: this writes 3 shifted copies of the
+    map where patches @ kernel writes 9 (1.2x faster per update, at 2.3x the FLOPs), and XLA's
+    own convolution's gradient runs 60x slower inside a loop (PPO's epochs, minibatches and
+    updates are all loops)."""
 
     def __init__(self, c_in: int, c_out: int, *, rngs: nnx.Rngs):
-        self.linear = nnx.Linear(9 * c_in, c_out, rngs=rngs)
+        self.linear = nnx.Linear(9 * c_in, c_out, rngs=rngs)  # rows: offsets row by row, c_in
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.linear(patches(x))
+        return rows_conv(x, self.linear.kernel[...]) + self.linear.bias[...]
 
     def of_embedded(self, hot: jax.Array, table: jax.Array, base: jax.Array) -> jax.Array:
         """The convolution of the view `hot @ table + base` (hot f32[..., H, W, n] codes,
         table f32[n, c_in], base f32[H, W, c_in]) with the table folded into the kernel:
-        patches(hot) @ (table x kernel) + conv(base). The same function; but its gradient
-        never goes back through the patches to the view (the codes are data), which was a
-        third of a PPO update."""
+        conv(hot; table x kernel) + conv(base). The same function; but its gradient never goes
+        back to the view (the codes are data), which was a third of a PPO update."""
         n, c_in = table.shape
         kernel = self.linear.kernel[...].reshape(9, c_in, -1)
         folded = jnp.einsum("nc,kco->kno", table, kernel).reshape(9 * n, -1)
-        return patches(hot) @ folded + self(base)
+        return rows_conv(hot, folded) + self(base)
 
 
-def patches(x: jax.Array) -> jax.Array:
-    """f32[..., H, W, c] -> f32[..., H, W, 9c]: each cell's 3x3 neighbourhood (zeros outside),
-    row by row."""
-    h, w = x.shape[-3:-1]
-    pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
-    return jnp.concatenate(
-        [pad[..., i : i + h, j : j + w, :] for i in range(3) for j in range(3)], -1
-    )
+def rows_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """x f32[..., H, W, c] convolved ('same', zero padding, no bias) with kernel f32[9 c,
+    c_out], whose rows are the 3x3 offsets row by row, then the input channels."""
+    h, w, c = x.shape[-3:]
+    kernel = kernel.reshape(3, 3, c, -1)
+    # banded[i, a, c, b, o]: input column a feeds output column b through kernel[i, a - b + 1]
+    shifts = jnp.stack([jnp.eye(w, k=1 - j) for j in range(3)])  # [j, a, b]
+    banded = jnp.einsum("jab,ijco->iacbo", shifts, kernel).reshape(3 * w * c, -1)
+    pad = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (0, 0), (0, 0)])
+    around = jnp.concatenate([pad[..., i : i + h, :, :].reshape(*x.shape[:-2], w * c)
+                              for i in range(3)], -1)  # fmt: skip
+    return (around @ banded).reshape(*x.shape[:-1], -1)
 
 
 class FiLMConv(nnx.Module):
