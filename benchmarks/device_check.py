@@ -5,7 +5,9 @@ Measures, with the functions of the other benchmarks (`envs.py`, `student.py`, `
 - `envs`: environment steps/s of our GoToLocal at batch 4,096 and 65,536 (random actions, a
   jitted, vmapped, scanned rollout), and navix's DoorKey-8x8 at 4,096 for comparison;
 - `student`: the student's training frames/s (PPO, 16 environments x 32 steps per seed) at 1,
-  256 and 4,096 seeds (4,096 vmapped 1,024 at a time, for memory);
+  256 and 4,096 seeds (4,096 vmapped 1,024 at a time, for memory); and `student.py
+  --profile`'s figures for one update of `make train`'s default config (the rollout's share,
+  the achieved GFLOP/s against same-process matmuls in f32 and bf16);
 - `feedback`: what the teacher costs per frame: frames/s of the fused step in the arms
   `student_only`, `teacher_frozen` and `bidirectional`, on `paper_40`'s config at 32 seeds,
   timings interleaved;
@@ -50,7 +52,8 @@ FULL = {
              "steps": 64, "repeats": 3},
     # (seeds, seeds vmapped at a time; 0: all)
     "student": {"seeds": [[1, 0], [256, 0], [4096, 1024]], "repeats": 2,
-                "overrides": {"env.num_envs": 16, "student.num_steps": 32}},
+                "overrides": {"env.num_envs": 16, "student.num_steps": 32},
+                "profile": {}},
     "feedback": {"config": "paper_40", "seeds": 32, "arms": ["student_only", "teacher_frozen",
                  "bidirectional"], "repeats": 2, "overrides": {}},
     "paper_40": {"config": "paper_40", "overrides": {"run.num_seeds": 32}},
@@ -61,7 +64,8 @@ TINY_RUN = {"env.num_envs": 8, "student.num_steps": 16, "feedback.hint_every": 8
 TINY = {
     "envs": {"env": "BabyAI-GoToRedBallNoDists-v0", "batches": [8, 16], "navix_batch": 8,
              "steps": 4, "repeats": 3},
-    "student": {"seeds": [[1, 0], [2, 1]], "repeats": 1, "overrides": TINY_RUN},
+    "student": {"seeds": [[1, 0], [2, 1]], "repeats": 1, "overrides": TINY_RUN,
+                "profile": TINY_RUN},
     "feedback": {"config": "paper_40", "seeds": 1, "arms": ["student_only", "teacher_frozen",
                  "bidirectional"], "repeats": 1, "overrides": TINY_RUN},
     "paper_40": {"config": "paper_40", "overrides": {
@@ -152,7 +156,8 @@ def _env_rate(env, name: str, batch: int, sizes: dict, num_actions: int = 7) -> 
 
 
 def student_section(report: Report, sizes: dict, budget: float) -> None:
-    """The student's training frames/s at each number of seeds (`student.training_rate`)."""
+    """The student's training frames/s at each number of seeds (`student.training_rate`), and
+    where one update's time goes (`student.profile`)."""
     from jaxbidir import config
 
     cfg = config.load(None, sizes["overrides"])
@@ -164,6 +169,9 @@ def student_section(report: Report, sizes: dict, budget: float) -> None:
                     "num_steps": cfg.student.num_steps, "frames_per_s": round(fps)}  # fmt: skip
 
         measure(report, "student", f"seeds_{seeds}", budget, rate)
+    profile_cfg = config.load(None, sizes["profile"])
+    measure(report, "student", "profile", budget,
+            lambda: student_bench.profile(profile_cfg, sizes["repeats"]))  # fmt: skip
 
 
 def feedback_section(report: Report, sizes: dict, budget: float) -> None:

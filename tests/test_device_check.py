@@ -49,13 +49,14 @@ def test_the_tiny_device_check_measures_the_environments(tmp_path):
 def test_the_tiny_device_check_measures_every_section(tmp_path):
     results = tiny_check(tmp_path)
     assert set(results) == {"envs", "student", "feedback", "paper_40"}
-    assert len(results["envs"]) == 3 and len(results["student"]) == 2
+    assert len(results["envs"]) == 3 and len(results["student"]) == 3  # 2 seed counts, profile
+    assert results["student"]["profile"]["achieved_gflops"] > 0
     feedback = next(iter(results["feedback"].values()))
     assert {"student_only", "teacher_frozen", "bidirectional"} <= set(feedback)
     run = next(iter(results["paper_40"].values()))
     assert run["updates_logged"] == run["summary"]["updates"] == 4
-    found = list(rates(results))  # envs 3, student 2, feedback's arms 3, the run 1
-    assert len(found) == 9 and all(rate > 0 for rate in found), found
+    found = list(rates(results))  # envs 3, student 3, feedback's arms 3, the run 1
+    assert len(found) == 10 and all(rate > 0 for rate in found), found
 
 
 @pytest.fixture
