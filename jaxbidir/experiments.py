@@ -340,6 +340,27 @@ EXPERIMENTS = {
         pairs=_BONUS_PAIRS,
         wall_time="about 20-30 min an arm on a shared 2-core CPU",
     ),
+    "putnextlocal_bonus": Experiment(
+        "the paper's two questions where the oracle's hints help (putnextlocal_bonus_pilot: "
+        "+0.028 AUC as a bonus for each subgoal carried out): does the shipped teacher's "
+        "imperfect hint help (H1), does the student's feedback make the teacher better than "
+        "the same update with its scores shuffled (H2), and where the teachers sit on the "
+        "oracle's dose-response",
+        "putnextlocal",
+        (*_BONUS, "student.embed_dim=16", "student.channels=16", "run.total_frames=262144",
+         "run.log_every=16", "run.checkpoint_every=32", "run.eval_every=16"),
+        16,
+        # the oracle's arms first (no teacher: cheapest, and they bound the teachers' arms)
+        {**_modes("student_only", "oracle"), **_DOSE_ARMS,
+         **_modes("teacher_frozen", "teacher_greedy", "bidirectional",
+                  "bidirectional_shuffled"),
+         "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"]},
+        threshold=0.5,
+        pairs=(*curves.PAIRS, *_DOSE_PAIRS,
+               ("bidirectional_lora_lr1e-3_every4", "teacher_frozen",
+                "do adapters learning every 4th update beat a frozen teacher")),
+        wall_time="not yet measured; the pilot's arms took 20-30 min at 4 seeds",
+    ),
 }  # fmt: skip
 
 
