@@ -42,10 +42,7 @@ def patches_conv(self, x):
 
 
 def patches_folded(self, hot, table, base):
-    n, c_in = table.shape
-    kernel = self.linear.kernel[...].reshape(9, c_in, -1)
-    folded = jnp.einsum("nc,kco->kno", table, kernel).reshape(9 * n, -1)
-    return patches(hot) @ folded + self(base)
+    return patches(hot) @ self.folded(table) + self(base)
 
 
 def bf16(self, x):

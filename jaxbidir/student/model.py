@@ -84,10 +84,13 @@ class Conv3x3(nnx.Module):
         table f32[n, c_in], base f32[H, W, c_in]) with the table folded into the kernel:
         conv(hot; table x kernel) + conv(base). The same function; but its gradient never goes
         back to the view (the codes are data), which was a third of a PPO update."""
+        return rows_conv(hot, self.folded(table)) + self(base)
+
+    def folded(self, table: jax.Array) -> jax.Array:
+        """The kernel applied after the embedding table f32[n, c_in] -> f32[9 n, c_out]."""
         n, c_in = table.shape
         kernel = self.linear.kernel[...].reshape(9, c_in, -1)
-        folded = jnp.einsum("nc,kco->kno", table, kernel).reshape(9 * n, -1)
-        return rows_conv(hot, folded) + self(base)
+        return jnp.einsum("nc,kco->kno", table, kernel).reshape(9 * n, -1)
 
 
 def rows_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
