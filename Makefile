@@ -14,7 +14,7 @@
 #   make reproduce EXP=name  one of the project's experiments (jaxbidir reproduce --list),
 #                  its per-seed record into results/EXP/ (resumes; committed arms are kept)
 #   make test      the test suite (tiny configs; the slow tests are marked and left to test-slow)
-#   make test-slow the per-level tests on the other levels, the longest learning runs (CI too)
+#   make test-slow the per-level tests on the other levels, the longest runs (CI too)
 #   make test-distributed  one run over two processes against one (minutes; CI runs it too)
 #   make bench     throughput benchmarks; the last line printed is one JSON object
 #   make device-wheels  download the wheels the accelerator machine's Python lacks (navix and
@@ -95,7 +95,7 @@ TEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
-# the per-level tests on every other level, the learning runs of a minute or more (CI runs them)
+# the per-level tests on every other level, the runs of a minute or more (CI runs them)
 test-slow: install-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow $(ARGS)
 

@@ -89,7 +89,11 @@ def fixed_episodes(config: Config, env: envs.Environment):
     def episodes():
         with jax.ensure_compile_time_eval():  # concrete even inside the trace
             keys = jax.random.split(k_levels, config.run.eval_episodes)
-            first = jax.jit(jax.vmap(env.reset))(keys)
+        # compiled outside that context, which would run each of the levels' constant ops as a
+        # program of its own (~150 of them) instead of staging them into this one
+        reset = jax.jit(jax.vmap(env.reset)).lower(keys).compile()
+        with jax.ensure_compile_time_eval():
+            first = reset(keys)
             return first, int(first.state.max_steps.max())
 
     return episodes, k_play

@@ -81,7 +81,7 @@ def init_seeds(trainer, config: Config):
     placed = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 
     def init(keys):
-        return _strongly_typed(jax.vmap(trainer.init)(keys))
+        return _strongly_typed(vmap_seeds(trainer.init)(keys))
 
     return jax.jit(init, out_shardings=placed)(keys), sharding
 
@@ -95,6 +95,24 @@ def _strongly_typed(tree):
     return jax.tree.map(lambda x: jax.lax.convert_element_type(x, x.dtype), tree)
 
 
+def vmap_seeds(fn):
+    """`jax.vmap(fn)` over the seed axis of its one argument, but with one seed `fn` itself, the
+    axis taken off and put back: not batching the program halves the time to trace and lower
+    it, which is most of a second run's start once the persistent cache has its programs."""
+
+    def seeds(state):
+        if _num_seeds(state) != 1:
+            return jax.vmap(fn)(state)
+        out = fn(jax.tree.map(lambda x: x[0], state))
+        return jax.tree.map(lambda x: x[None], out)
+
+    return seeds
+
+
+def _num_seeds(state) -> int:
+    return jax.tree.leaves(state)[0].shape[0]
+
+
 def over_seeds(fn, sharding=None, seed_batch: int = 0):
     """jit(`fn` of one seed's state (and arguments shared by all seeds), over a leading seed
     axis of the state).
@@ -106,9 +124,9 @@ def over_seeds(fn, sharding=None, seed_batch: int = 0):
 
     def seeds(state, *shared):
         one = lambda s: fn(s, *shared)  # noqa: E731
-        if sharding is None and seed_batch:
+        if sharding is None and seed_batch and _num_seeds(state) > 1:
             return jax.lax.map(one, state, batch_size=seed_batch)
-        return jax.vmap(one)(state)
+        return vmap_seeds(one)(state)
 
     return jax.jit(seeds, **({"out_shardings": sharding} if sharding is not None else {}))
 

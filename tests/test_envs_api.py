@@ -93,6 +93,13 @@ def test_description_leaves_out_whole_sentences_that_do_not_fit():
         assert len(s) < len(f) or len(f.split()) <= 20
 
 
+def test_step_types_are_navix_s():
+    from navix.environments.environment import StepType
+
+    for name in ("TRANSITION", "TRUNCATION", "TERMINATION"):
+        assert getattr(envs.StepType, name) == getattr(StepType, name), name
+
+
 def test_render_draws_the_grid_the_agent_and_its_view():
     from navix.rendering.registry import SPRITES_REGISTRY, TILE_SIZE
 

@@ -12,6 +12,7 @@ from jaxbidir import cli, experiments, training
 OVERRIDES = EVALUATED
 
 
+@pytest.mark.slow  # three arms, one again after a stop: minutes (`make test-slow`)
 def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     tiny = experiments.Experiment(
         "a test", "paper_40", OVERRIDES, 2,

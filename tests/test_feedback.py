@@ -114,6 +114,7 @@ def test_only_a_learning_source_trains_the_teacher_and_never_through_the_hint():
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads))
 
 
+@pytest.mark.slow  # two programs of the learning teacher: minutes (`make test-slow`)
 def test_a_teacher_learning_every_second_update_skips_the_others_exactly():
     """feedback.teacher_every=2 over two vmapped seeds: the teacher learns at update 0 and not
     at update 1, whose teacher metrics are NaN; with the update's number shared by the seeds

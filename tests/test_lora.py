@@ -69,6 +69,7 @@ def test_a_full_update_trains_every_weight():
     assert _size(learnable.start) == _size(nnx.state(lm, nnx.Param))
 
 
+@pytest.mark.slow  # a run killed and resumed, an export, a run alone: minutes (`make test-slow`)
 def test_a_lora_run_trains_only_adapters_and_exports_a_checkpoint_transformers_loads(
     tmp_path, capsys
 ):

@@ -2,6 +2,7 @@
 jittable and vmappable, with navix's deferred auto-reset."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -137,7 +138,15 @@ class Environment:
             _check_actions(action)  # concrete actions are always checked, for free
         elif self.check_actions:
             jax.debug.callback(_check_actions, action)
-        action = jnp.asarray(action, jnp.int32)
+        return self._jitted_step(timestep, jnp.asarray(action, jnp.int32))
+
+    @functools.cached_property
+    def _jitted_step(self):
+        """`_step`, jitted once per environment: the training chunk and the evaluation then
+        share one trace of it (tracing a step is a good part of a run's start)."""
+        return jax.jit(self._step)
+
+    def _step(self, timestep: Timestep, action) -> Timestep:
         state = timestep.state
         moved = transition(state, action)
         instr, success = verify(state.instruction, moved, action)

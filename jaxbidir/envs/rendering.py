@@ -8,7 +8,6 @@ import functools
 
 import jax.numpy as jnp
 import numpy as np
-from navix.rendering.registry import SPRITES_REGISTRY, TILE_SIZE
 
 from . import constants as C
 from . import observation
@@ -21,6 +20,9 @@ _NAVIX_DOOR_STATE = {C.OPEN: 1, C.CLOSED: 0, C.LOCKED: 2}  # navix orders closed
 def _atlas() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tiles `u8[N, 8, 8, 3]`, the tile of each cell code `i32[11, 6, 3]` (object, colour,
     state; unknown codes draw as floor) and the agent `u8[4, 8, 8, 3]` by direction."""
+    # imported here, not at the top: importing navix takes seconds (see state.StepType)
+    from navix.rendering.registry import SPRITES_REGISTRY
+
     sprites = {name: np.asarray(s) for name, s in SPRITES_REGISTRY.items()}  # host, not traced
     tiles = [sprites["floor"], sprites["wall"]]
     lut = np.zeros((11, 6, 3), np.int32)
@@ -59,5 +61,6 @@ def render(state: State, scale: int = 4, highlight: bool = True) -> jnp.ndarray:
         lit = jnp.zeros((w, h), bool).at[x, pos[..., 1]].max(seen, mode="drop")
         brighter = image + (255 - image.astype(jnp.int32)) * 3 // 10
         image = jnp.where(lit[:, :, None, None, None], brighter, image).astype(jnp.uint8)
-    image = jnp.transpose(image, (1, 2, 0, 3, 4)).reshape(h * TILE_SIZE, w * TILE_SIZE, 3)
+    tile = tiles.shape[1]
+    image = jnp.transpose(image, (1, 2, 0, 3, 4)).reshape(h * tile, w * tile, 3)
     return jnp.repeat(jnp.repeat(image, scale, axis=0), scale, axis=1)

@@ -9,10 +9,20 @@ Every object (doors too) carries a small integer id in `ids`, so the verifier ca
 """
 
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
-from navix.environments.environment import StepType
 
 __all__ = ["Instruction", "State", "Observation", "Timestep", "StepType"]
+
+
+class StepType:
+    """The kinds of timestep, with navix's values (`navix.environments.environment.StepType`;
+    tests/test_envs_api.py checks they agree). Defined here because importing anything of navix
+    imports all of it (its agents, distrax, TensorFlow Probability): seconds at every start."""
+
+    TRANSITION = np.int32(0)
+    TRUNCATION = np.int32(1)  # the time limit: bootstrap through it
+    TERMINATION = np.int32(2)  # the mission accomplished: do not
 
 
 @struct.dataclass
