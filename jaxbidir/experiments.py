@@ -356,7 +356,7 @@ EXPERIMENTS = {
                   "bidirectional_shuffled"),
          "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"]},
         threshold=0.5,
-        pairs=(*curves.PAIRS, *_DOSE_PAIRS,
+        pairs=(*curves.PAIRS, *_DOSE_PAIRS, _BONUS_PAIRS[2],
                ("bidirectional_lora_lr1e-3_every4", "teacher_frozen",
                 "do adapters learning every 4th update beat a frozen teacher")),
         wall_time="not yet measured; the pilot's arms took 20-30 min at 4 seeds",
