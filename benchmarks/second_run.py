@@ -23,32 +23,36 @@ import tempfile
 import time
 from pathlib import Path
 
+from jaxbidir.training import read_metrics
+
 
 def timed_run(overrides, cache: str, tree: str | None, threshold: float) -> dict:
     """One `jaxbidir train` in a new folder, its metrics polled every 50 ms -> seconds from its
     launch to the first metrics line, to the first line at `threshold` (and that update), to
     its end."""
-    out = tempfile.mkdtemp(prefix="second_run_")
+    out = Path(tempfile.mkdtemp(prefix="second_run_"))
     env = dict(os.environ, JAXBIDIR_CACHE=cache)
     if tree:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
-    argv = [sys.executable, "-m", "jaxbidir.cli", "train", *overrides, "--out", out]
-    metrics = Path(out) / "metrics.jsonl"
+    argv = [sys.executable, "-m", "jaxbidir.cli", "train", *overrides, "--out", str(out / "run")]
     first = reached = None
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while proc.poll() is None:
-        time.sleep(0.05)
-        lines = metrics.read_text().split("\n")[:-1] if metrics.exists() else []
-        now = time.perf_counter() - start
-        if lines and first is None:
-            first = now
-        if reached is None:
-            hit = [r for r in map(json.loads, lines) if r["success_rate"] >= threshold]
-            reached = (now, hit[0]["update"]) if hit else None
+    # stderr (the progress bar) to a file: a pipe nobody reads would fill and stop the run
+    with (out / "stderr.txt").open("w") as stderr:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        while proc.poll() is None:
+            time.sleep(0.05)
+            lines = read_metrics(out / "run" / "metrics.jsonl")
+            now = time.perf_counter() - start
+            if lines and first is None:
+                first = now
+            if reached is None:
+                hit = [r for r in lines if r["success_rate"] >= threshold]
+                reached = (now, hit[0]["update"]) if hit else None
     whole = time.perf_counter() - start
     if proc.returncode:
-        raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stderr.read().decode()[-2000:]}")
+        tail = (out / "stderr.txt").read_text()[-2000:]
+        raise SystemExit(f"{' '.join(argv)} failed:\n{tail}")
     return {
         "first_metrics_s": round(first, 2),
         "threshold_line_s": round(reached[0], 2) if reached else None,

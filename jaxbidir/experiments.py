@@ -51,6 +51,8 @@ def _dose(rates=(0.25, 0.5, 0.75)) -> tuple[dict, tuple]:
 
 
 _DOSE_ARMS, _DOSE_PAIRS = _dose()
+# what the hints' information is worth: half of them wrong against all right
+_HALF_WRONG_COST = ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost")
 
 # the learning teacher as adapters: at the full update's learning rate (teacher.lr, 1e-4), at
 # 10x (adapters start at zero and move little at 1e-4: KL 1e-4 after 17 updates), and every 4th
@@ -107,8 +109,7 @@ _PRIOR = ("feedback.channel=action_prior", "feedback.wrong_hints=present", "feed
 _PRIOR_ARMS = {**_modes("oracle", "student_only"),
                "oracle_wrong_0.5": _DOSE_ARMS["oracle_wrong_0.5"],
                "oracle_input": {"mode": "oracle", "feedback.channel": "input"}}  # fmt: skip
-_PRIOR_PAIRS = (*curves.PAIRS, _DOSE_PAIRS[1],
-                ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
+_PRIOR_PAIRS = (*curves.PAIRS, _DOSE_PAIRS[1], _HALF_WRONG_COST,
                 ("oracle", "oracle_input", "does the action prior carry the hint where text alone "
                  "does not"))  # fmt: skip
 
@@ -154,7 +155,7 @@ _BONUS_ARMS = {**_modes("student_only", "oracle"),
 _BONUS_PAIRS = (
     ("oracle", "student_only", "can information help at all here, as a bonus for each subgoal"),
     ("oracle_wrong_0.5", "student_only", "do hints this wrong still help"),
-    ("oracle_wrong_0.5", "oracle", "what half the hints wrong cost"),
+    _HALF_WRONG_COST,
     ("oracle", "oracle_input", "does the bonus carry the hint where text alone does not"),
 )
 _SHORTEST_PAIRS = (
@@ -356,7 +357,7 @@ EXPERIMENTS = {
                   "bidirectional_shuffled"),
          "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"]},
         threshold=0.5,
-        pairs=(*curves.PAIRS, *_DOSE_PAIRS, _BONUS_PAIRS[2],
+        pairs=(*curves.PAIRS, *_DOSE_PAIRS, _HALF_WRONG_COST,
                ("bidirectional_lora_lr1e-3_every4", "teacher_frozen",
                 "do adapters learning every 4th update beat a frozen teacher")),
         wall_time="not yet measured; the pilot's arms took 20-30 min at 4 seeds",

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -90,11 +91,10 @@ def fixed_episodes(config: Config, env: envs.Environment):
         with jax.ensure_compile_time_eval():  # concrete even inside the trace
             keys = jax.random.split(k_levels, config.run.eval_episodes)
         # compiled outside that context, which would run each of the levels' constant ops as a
-        # program of its own (~150 of them) instead of staging them into this one
-        reset = jax.jit(jax.vmap(env.reset)).lower(keys).compile()
-        with jax.ensure_compile_time_eval():
-            first = reset(keys)
-            return first, int(first.state.max_steps.max())
+        # program of its own (~150 of them) instead of staging them into this one; a compiled
+        # program called on concrete keys returns concrete timesteps, even inside a trace
+        first = jax.jit(jax.vmap(env.reset)).lower(keys).compile()(keys)
+        return first, int(np.asarray(first.state.max_steps).max())
 
     return episodes, k_play
 
