@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in turn (each prints its own table), then one JSON line with
-all their figures: {"envs": {...}, "student": {...}, "second_run": {...}, "teacher": {...},
-"feedback": {...}, "glam": {...}}.
+all their figures: {"envs": {...}, "student": {...}, "against": {...}, "second_run": {...},
+"teacher": {...}, "feedback": {...}, "glam": {...}}.
 
     python benchmarks/all.py [names...]   # default: all of them
 """
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["envs", "student", "second_run", "teacher", "feedback", "glam"]
+BENCHMARKS = ["envs", "student", "against", "second_run", "teacher", "feedback", "glam"]
 
 
 def main():

@@ -208,6 +208,9 @@ class RunConfig(Checked):
     TABLE = "run"
     seed: int = field(0, min=0)
     num_seeds: int = field(1, above=0)  # independent runs side by side (vmapped, sharded)
+    # this run's seeds are first_seed .. first_seed + num_seeds - 1 of run.seed's sequence: runs
+    # of 8 seeds from 0 and from 8 train the seeds of one 16-seed run (an experiment in groups)
+    first_seed: int = field(0, min=0)
     seed_batch: int = field(64, min=0)  # on one device, seeds vmapped together (0: all)
     total_frames: int = field(262_144, above=0)  # environment steps per seed
     log_every: int = field(4, above=0)  # updates per jitted chunk: one metrics line each

@@ -122,6 +122,20 @@ def load(run_dir: Path) -> dict:
     )
 
 
+def joined(parts: list[dict]) -> dict:
+    """The curves (`load`) of runs on consecutive groups of seeds, over the same frames -> one
+    curve of all their seeds, in order."""
+    first = parts[0]
+    if any(part["frames"] != first["frames"] for part in parts):
+        raise ValueError("the groups' curves are not over the same frames: were they run with "
+                         "one config?")  # fmt: skip
+    joined = dict(first)
+    for name, value in first.items():
+        if name not in ("frames", "source") and value is not None:
+            joined[name] = [seed for part in parts for seed in part[name]]
+    return joined
+
+
 def _columns(lines, name):
     """[S][U] of a per-seed figure from JSON lines; None when it is not recorded."""
     key = f"{name}_per_seed"

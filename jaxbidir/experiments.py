@@ -5,7 +5,11 @@ EXP=NAME`) trains every arm of the experiment on the same seeds and writes its r
 The record is written again after each arm, and an arm already in a committed `table.json` with
 the same config is not trained again: an experiment longer than one session (or one machine)
 goes on from what was committed. The runs themselves (checkpoints, logs) go to
-`runs/reproduce/NAME/<arm>/`, where a killed arm resumes from its last checkpoint.
+`runs/reproduce/NAME/<arm>/`, where a killed arm resumes from its last checkpoint. An arm whose
+overrides set `run.num_seeds` (fewer than the experiment's seeds) runs in groups of that many
+seeds, one run after another (`run.first_seed`: the same seeds as one run); each group's curve
+is recorded in `results/NAME/<arm>/seeds_<first>-<last>.json` when it ends, so an arm longer
+than a session goes on from its committed groups too.
 
 Expected wall times are for the whole experiment, measured or estimated as stated.
 """
@@ -189,9 +193,9 @@ EXPERIMENTS = {
         "LM) on the paper's level at its 40 iterations",
         "paper_40", (), 8,
         {**_modes("student_only", "teacher_frozen", "bidirectional"),
-         # GLAM is ~50x a student's cost per frame: 4 seeds vmapped at a time (memory), and a
-         # checkpoint at every update, so that a stopped arm loses at most one
-         "glam": {"mode": "glam", "run.seed_batch": 4, "run.log_every": 1,
+         # GLAM is ~50x a student's cost per frame: one seed a run (~75 min of a 2-core CPU),
+         # each recorded when it ends, and a checkpoint at every update
+         "glam": {"mode": "glam", "run.num_seeds": 1, "run.log_every": 1,
                   "run.checkpoint_every": 1}},
         pairs=(("bidirectional", "glam", "does the paper's method beat the LM as the policy"),
                ("student_only", "glam", "does a small PPO student alone beat the LM as the "
@@ -353,9 +357,12 @@ EXPERIMENTS = {
         16,
         # the oracle's arms first (no teacher: cheapest, and they bound the teachers' arms)
         {**_modes("student_only", "oracle"), **_DOSE_ARMS,
-         **_modes("teacher_frozen", "teacher_greedy", "bidirectional",
-                  "bidirectional_shuffled"),
-         "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"]},
+         # the teachers' arms in runs of 8 seeds: each group (under an hour) fits a session
+         **{arm: {**overrides, "run.num_seeds": 8} for arm, overrides in {
+             **_modes("teacher_frozen", "teacher_greedy", "bidirectional",
+                      "bidirectional_shuffled"),
+             "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"],
+         }.items()}},
         threshold=0.5,
         pairs=(*curves.PAIRS, *_DOSE_PAIRS, _HALF_WRONG_COST,
                ("bidirectional_lora_lr1e-3_every4", "teacher_frozen",
@@ -378,6 +385,12 @@ def _as_read_now(recorded: dict) -> dict:
     return config
 
 
+def _trained(overrides: dict | None) -> dict | None:
+    """What an arm trains: its overrides but for `run.num_seeds` (the seeds of each run when
+    the arm runs in groups), which changes how its seeds are batched, not which."""
+    return overrides and {k: v for k, v in overrides.items() if k != "run.num_seeds"}
+
+
 def reproduce(name: str, runs="runs/reproduce", results="results", progress=True) -> dict:
     """Run (or go on with) experiment `name`; -> its table, also in `results/name/`."""
     exp = experiment(name)
@@ -390,7 +403,10 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
     done = json.loads(saved.read_text()) if saved.exists() else None
     changed = done and (
         _as_read_now(done["config"]) != record
-        or any(done["arms"].get(a) != exp.arms.get(a, done["arms"].get(a)) for a in done["modes"])
+        or any(
+            _trained(done["arms"].get(a)) != _trained(exp.arms.get(a, done["arms"].get(a)))
+            for a in done["modes"]
+        )
     )
     if changed:  # an arm added (or redefined before it ran) is welcome; a changed one is not
         raise ValueError(
@@ -415,7 +431,38 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
         if arm in recorded:
             print(f"{arm}: already in {saved}", flush=True)
             continue
-        recorded[arm] = curves.run_arm(base, exp.seeds, Path(runs) / name / arm, overrides,
-                                       progress)  # fmt: skip
+        recorded[arm] = _run_arm(base, exp.seeds, Path(runs) / name / arm, overrides, out / arm,
+                                 progress)  # fmt: skip
         write(in_order())  # after each arm, with every arm recorded before: what to commit
     return write(in_order())
+
+
+def _run_arm(base, seeds: int, arm_dir: Path, overrides: dict, groups_dir: Path, progress):
+    """One arm's curve (`curves.load`) on `seeds` seeds; in runs of `run.num_seeds` seeds
+    where the arm's overrides say so, each group's curve recorded in `groups_dir` when it ends
+    (a small JSON to commit) and not trained again: an arm longer than a session goes on from
+    its committed groups."""
+    overrides = dict(overrides)
+    group = overrides.pop("run.num_seeds", seeds)
+    if group == seeds:
+        return curves.run_arm(base, seeds, arm_dir, overrides, progress)
+    if seeds % group:
+        raise ValueError(f"an arm's run.num_seeds={group} does not divide the experiment's "
+                         f"{seeds} seeds: make it a divisor")  # fmt: skip
+    parts = []
+    for first in range(0, seeds, group):
+        seeds_name = f"seeds_{first}-{first + group - 1}"
+        record, at = groups_dir / f"{seeds_name}.json", {**overrides, "run.first_seed": first}
+        config = configs.replace(base, **at, **{"run.num_seeds": group})
+        kept = json.loads(record.read_text()) if record.exists() else None
+        if kept and configs.from_dict(kept["config"]) == config:  # as this version reads it
+            print(f"{groups_dir.name} {seeds_name}: already in {record}", flush=True)
+            parts.append(kept["curve"])
+            continue
+        curve = curves.run_arm(base, group, arm_dir / seeds_name, at, progress)
+        groups_dir.mkdir(parents=True, exist_ok=True)
+        temporary = record.with_suffix(".tmp")  # a stop mid-write leaves no half a record
+        temporary.write_text(json.dumps({"config": config.to_dict(), "curve": curve}) + "\n")
+        temporary.replace(record)
+        parts.append(curve)
+    return curves.joined(parts)

@@ -76,7 +76,12 @@ def init_seeds(trainer, config: Config):
     checkpoint or returned by a chunk, it is committed to them and has no weak types: a resumed
     run then runs the very program of a fresh one (also found in the persistent compilation
     cache, not compiled again)."""
-    keys = jax.random.split(jax.random.PRNGKey(config.run.seed), config.run.num_seeds)
+    # with JAX's partitionable threefry (its default), split(key, n)[i] does not depend on n
+    first, n = config.run.first_seed, config.run.num_seeds
+    if first and not jax.config.jax_threefry_partitionable:
+        raise ValueError("run.first_seed needs jax_threefry_partitionable (JAX's default) on: "
+                         "without it a seed's key depends on how many seeds are drawn")  # fmt: skip
+    keys = jax.random.split(jax.random.PRNGKey(config.run.seed), first + n)[first:]
     sharding = seed_sharding(config.run.num_seeds)
     placed = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
 

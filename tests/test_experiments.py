@@ -1,10 +1,13 @@
 """`jaxbidir reproduce`: an experiment's record is written after each arm, and a rerun keeps the
-arms already recorded (an experiment longer than a session goes on from what was committed)."""
+arms already recorded (an experiment longer than a session goes on from what was committed);
+an arm run in groups of seeds keeps its recorded groups the same way."""
 
 import json
 
+import jax
+import numpy as np
 import pytest
-from tiny import EVALUATED
+from tiny import EVALUATED, TINY
 
 from jaxbidir import cli, experiments, training
 
@@ -102,11 +105,56 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
         experiments.reproduce("tiny", runs, results, progress=False)
 
 
+def test_a_run_from_a_first_seed_trains_those_seeds_of_the_whole_run():
+    whole = experiments.configs.load("paper_40", {**TINY, "run.num_seeds": 3})
+    trainer = training.make_train(whole)
+    states = training.init_seeds(trainer, whole)[0]
+    part = experiments.configs.replace(whole, **{"run.num_seeds": 2, "run.first_seed": 1})
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a[1:], b),
+                 states, training.init_seeds(trainer, part)[0])  # fmt: skip
+
+
+def test_an_arm_in_groups_of_seeds_goes_on_from_its_recorded_groups(tmp_path, monkeypatch):
+    arms = {"oracle": {"mode": "oracle", "run.num_seeds": 1}}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
+        "a test", "paper_40", OVERRIDES, 2, arms))  # fmt: skip
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    real_run, trained = training.run, []
+
+    def killed_in_the_second_group(cfg, out_dir, **kwargs):
+        trained.append(cfg.run.first_seed)
+        if cfg.run.first_seed == 1:
+            raise KeyboardInterrupt
+        return real_run(cfg, out_dir, **kwargs)
+
+    monkeypatch.setattr(training, "run", killed_in_the_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.reproduce("tiny", runs, results, progress=False)
+    group = results / "tiny" / "oracle" / "seeds_0-0.json"
+    first = json.loads(group.read_text())
+    assert first["config"]["run"]["first_seed"] == 0 and len(first["curve"]["success"]) == 1
+    assert not (results / "tiny" / "table.json").exists()  # the arm is not whole yet
+
+    # a new session (runs/ gone): the recorded group is kept, the other one trained
+    for summary in runs.glob("**/summary.json"):
+        summary.unlink()
+    trained.clear()
+    monkeypatch.setattr(training, "run", lambda cfg, *a, **k: trained.append(
+        cfg.run.first_seed) or real_run(cfg, *a, **k))  # fmt: skip
+    table = experiments.reproduce("tiny", runs, results, progress=False)
+    assert trained == [1]
+    second = json.loads((results / "tiny" / "oracle" / "seeds_1-1.json").read_text())["curve"]
+    record = table["modes"]["oracle"]
+    assert record["seeds"] == [0, 1] and record["curve"]["frames"] == second["frames"]
+    assert record["curve"]["success"] == first["curve"]["success"] + second["success"]
+
+
 def test_every_experiment_is_a_valid_config():
     for name, exp in experiments.EXPERIMENTS.items():
         base = experiments.configs.load(exp.config, list(exp.overrides))
         for overrides in exp.arms.values():
             experiments.configs.replace(base, **overrides)
+            assert exp.seeds % overrides.get("run.num_seeds", exp.seeds) == 0, name
         arms = set(exp.arms)
         # every experiment answers its question paired by seed; a one-seed probe has no pairs
         assert any(m in arms and c in arms for m, c, _ in exp.pairs) == (exp.seeds > 1), name
