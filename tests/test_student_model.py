@@ -84,19 +84,30 @@ def test_the_cell_embedding_adds_a_learned_vector_per_cell_of_the_view():
 
 def test_the_convolutions_equal_xlas_and_the_folded_embedding_equals_embedding_first():
     """Conv3x3's row-banded matmuls are XLA's own 3x3 'same' convolution (HWIO kernel, zero
-    padding), on a map that is not square too; and the first convolution of the codes with the
-    embedding table folded into its kernel is the convolution of the embedded view."""
-    from jaxbidir.student.model import Conv3x3
+    padding), on a map that is not square too, and so are their gradients, vmapped over seeds
+    too; and the first convolution of the codes with the embedding table folded into its kernel
+    is the convolution of the embedded view."""
+    from jaxbidir.student.model import Conv3x3, rows_conv
+
+    def xlas(x, kernel):
+        flat = x.reshape(-1, *x.shape[-3:])
+        hwio = kernel.reshape(3, 3, x.shape[-1], -1)
+        y = jax.lax.conv_general_dilated(flat, hwio, (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))  # fmt: skip
+        return y.reshape(*x.shape[:-1], -1)
 
     conv = Conv3x3(5, 4, rngs=nnx.Rngs(0))
+    kernel = conv.linear.kernel[...]
     for shape in [(2, 3, 7, 7, 5), (3, 5, 6, 5)]:
         x = jax.random.normal(jax.random.PRNGKey(1), shape)
-        flat = x.reshape(-1, *shape[-3:])
-        kernel = conv.linear.kernel[...].reshape(3, 3, 5, 4)
-        want = jax.lax.conv_general_dilated(flat, kernel, (1, 1), "SAME",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))  # fmt: skip
-        want = want.reshape(*shape[:-1], 4) + conv.linear.bias[...]
-        np.testing.assert_allclose(conv(x), want, atol=1e-5)
+        np.testing.assert_allclose(conv(x), xlas(x, kernel) + conv.linear.bias[...], atol=1e-5)
+        dy = jax.random.normal(jax.random.PRNGKey(5), (*shape[:-1], 4))
+        got, want = (jax.vjp(f, x, kernel)[1](dy) for f in (rows_conv, xlas))
+        for ours, its in zip(got, want, strict=True):  # d x, d kernel
+            np.testing.assert_allclose(ours, its, atol=1e-4, rtol=1e-5)
+    seeds = jax.random.normal(jax.random.PRNGKey(6), (2, 9 * 5, 4))  # a kernel per seed
+    grad = lambda conv: jax.vmap(jax.grad(lambda k: (conv(x, k) ** 2).sum()))  # noqa: E731
+    np.testing.assert_allclose(grad(rows_conv)(seeds), grad(xlas)(seeds), atol=1e-3, rtol=1e-5)
     hot = jax.random.bernoulli(jax.random.PRNGKey(2), 0.2, (4, 7, 7, 20)).astype(jnp.float32)
     table = jax.random.normal(jax.random.PRNGKey(3), (20, 5))
     base = jax.random.normal(jax.random.PRNGKey(4), (7, 7, 5))
