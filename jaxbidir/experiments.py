@@ -356,11 +356,10 @@ EXPERIMENTS = {
          "run.log_every=16", "run.checkpoint_every=32", "run.eval_every=16"),
         16,
         # the oracle's arms first (no teacher: cheapest, and they bound the teachers' arms)
-        {**_modes("student_only", "oracle"), **_DOSE_ARMS,
-         # the teachers' arms in runs of 8 seeds: each group (under an hour) fits a session
+        {**_modes("student_only", "oracle"), **_DOSE_ARMS, **_modes("teacher_frozen"),
+         # the teachers' arms after it in runs of 8 seeds: a group (~40 min alone) fits a session
          **{arm: {**overrides, "run.num_seeds": 8} for arm, overrides in {
-             **_modes("teacher_frozen", "teacher_greedy", "bidirectional",
-                      "bidirectional_shuffled"),
+             **_modes("teacher_greedy", "bidirectional", "bidirectional_shuffled"),
              "bidirectional_lora_lr1e-3_every4": _LORA_ARMS["bidirectional_lora_lr1e-3_every4"],
          }.items()}},
         threshold=0.5,
