@@ -189,11 +189,12 @@ def interval(values) -> list[float]:
 
 
 def make_table(
-    runs: dict, threshold: float, config: dict, command: str | None, pairs=PAIRS
+    runs: dict, threshold: float, config: dict, command: str | None, pairs=PAIRS, arms=None
 ) -> dict:
     """The experiment's record, `table.json`: per mode (or arm) the per-seed outcomes and
-    curves, their means with intervals (`summary`), and the paired differences of `pairs`
-    (`paired`: (mode, control, question) whose both sides ran)."""
+    curves, their means with intervals (`summary`), the paired differences of `pairs`
+    (`paired`: (mode, control, question) whose both sides ran), and with `arms` (each arm's
+    overrides, which say which arms are the oracle made wrong) the dose-response."""
     first = next(iter(runs.values()))
     table = {
         "env_id": config["env"]["id"],
@@ -205,6 +206,7 @@ def make_table(
         "seeds, numpy default_rng(0)); paired: the bootstrap of the per-seed differences",
         "pairs": [list(pair) for pair in pairs],
         "modes": {},
+        **({"arms": arms} if arms else {}),
     }
     for mode, curve in runs.items():
         per_seed = outcomes(curve, threshold)

@@ -415,8 +415,8 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
 
     def write(curve: dict) -> dict:
         table = curves.make_table(curve, exp.threshold, record, f"jaxbidir reproduce {name}",
-                                  exp.pairs)  # fmt: skip
-        table.update(question=exp.question, arms=exp.arms, wall_time=exp.wall_time)
+                                  exp.pairs, exp.arms)  # fmt: skip
+        table.update(question=exp.question, wall_time=exp.wall_time)
         curves.write(table, out)
         return table
 

@@ -83,6 +83,8 @@ def test_an_experiment_goes_on_from_its_record(tmp_path, monkeypatch):
     assert trained == ["oracle"]  # oracle_wrong_0.25's mode
     record = json.loads((results / "tiny" / "table.json").read_text())
     assert list(record["modes"]) == ["student_only", "oracle_wrong_0.25", "oracle"]
+    # the oracle at two rates: the record has its dose-response (the arms say which is which)
+    assert [row["made_wrong"] for row in record["dose_response"]] == [0.0, 0.25]
     # an arm defined but never run may be redefined: it is trained (here: killed) as it is now
     redefined = {**widened, "oracle_wrong": {"mode": "oracle", "feedback.oracle_corruption": 0.75}}
     monkeypatch.setitem(experiments.EXPERIMENTS, "tiny", experiments.Experiment(
