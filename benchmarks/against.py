@@ -8,7 +8,7 @@ ratio of the medians is printed per number of seeds.
 COMMIT defaults to b55b033, the student before its speed-up (docs/benchmarks.md).
 
 Each process times `jax.jit(jax.vmap(trainer.update))` of `make train`'s default config (64
-environments x 64 steps, 4 epochs of 4 minibatches) on `--seeds` vmapped seeds: the median of
+environments x 64 steps, each tree's own PPO schedule) on `--seeds` vmapped seeds: the median of
 `--repeats` updates after one that compiles. The other commit is checked out with `git worktree`
 into a temporary folder and removed afterwards. Prints a table; the last line is one JSON object.
 """

@@ -3,6 +3,7 @@ arms already recorded (an experiment longer than a session goes on from what was
 an arm run in groups of seeds keeps its recorded groups the same way."""
 
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -13,6 +14,7 @@ from jaxbidir import cli, experiments, training
 
 # arms of hint sources without a language model (oracle): no teacher to compile
 OVERRIDES = EVALUATED
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow  # three arms, one again after a stop: minutes (`make test-slow`)
@@ -153,10 +155,24 @@ def test_an_arm_in_groups_of_seeds_goes_on_from_its_recorded_groups(tmp_path, mo
 
 def test_every_experiment_is_a_valid_config():
     for name, exp in experiments.EXPERIMENTS.items():
-        base = experiments.configs.load(exp.config, list(exp.overrides))
+        base = exp.base_config()
         for overrides in exp.arms.values():
             experiments.configs.replace(base, **overrides)
             assert exp.seeds % overrides.get("run.num_seeds", exp.seeds) == 0, name
         arms = set(exp.arms)
         # every experiment answers its question paired by seed; a one-seed probe has no pairs
         assert any(m in arms and c in arms for m, c, _ in exp.pairs) == (exp.seeds > 1), name
+
+
+def test_every_committed_record_is_of_its_experiment_as_defined():
+    """A default changed since a record was made (the student's PPO schedule) must not make
+    `reproduce` refuse it: each experiment pins what its record was trained with."""
+    records = sorted((ROOT / "results").glob("*/table.json"))
+    assert records
+    for saved in records:
+        name = saved.parent.name
+        if name in experiments.EXPERIMENTS:
+            done = json.loads(saved.read_text())
+            assert (
+                experiments._as_read_now(done["config"]) == experiments.experiment(name).record()
+            ), name

@@ -6,7 +6,7 @@ One `update(state)`, jitted as a whole:
      prompt (`prompt.py`: the last 3 observations described in words, the last 2 actions), one
      batched scoring of the 6 action strings (`agent.py`), an action sampled from their softmax;
   2. GAE on the rewards times `glam.reward_scale` (GLAM's 20) with `glam.gae_lambda`;
-  3. `student.update_epochs` epochs of clipped PPO steps on minibatches of `glam.minibatch_size`
+  3. `glam.update_epochs` epochs of clipped PPO steps on minibatches of `glam.minibatch_size`
      rows, through the whole LM (or its last `glam.train_blocks` blocks) and the value head.
 
 `play` is the LM from an empty memory in `runner.play_episodes`, the player of every
@@ -192,7 +192,7 @@ def make_train(config: Config) -> Trainer:
         scaled = rows._replace(reward=rows.reward * glam.reward_scale)
         adv = gae(scaled, last_value, ppo.gamma, glam.gae_lambda)
         params, opt_state, info = ppo_epochs(
-            loss, tx, ppo.update_epochs, minibatches,
+            loss, tx, glam.update_epochs, minibatches,
             state.params, state.opt_state, scaled, adv, k_perm, config.run.check_finite,
         )  # fmt: skip
         bad = {}
