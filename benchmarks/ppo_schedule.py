@@ -5,7 +5,8 @@ first one.
     python benchmarks/ppo_schedule.py [--seeds 8] [--updates 24] [SCHEDULE ...]
 
 A schedule is overrides joined by `+` (`student.update_epochs=2+student.num_minibatches=8`);
-`default` is the config as it is. The PPO epochs cost per update in proportion to
+`default` is the config as it is; without schedules, `default` against the schedule before
+(`experiments.RECORDED_SCHEDULE`). The PPO epochs cost per update in proportion to
 `update_epochs` (every epoch passes over every frame), so a schedule with fewer epochs is that
 much cheaper per frame, and is worth keeping only if it learns as fast per update. A seed reaches
 0.95 at the first of two consecutive updates whose training success rate is at least 0.95 (as
@@ -20,6 +21,7 @@ import numpy as np
 
 from jaxbidir import config
 from jaxbidir.curves import interval
+from jaxbidir.experiments import RECORDED_SCHEDULE
 from jaxbidir.feedback import make_train
 
 
@@ -47,7 +49,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--updates", type=int, default=24)
     parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("schedules", nargs="*", default=["default", "student.update_epochs=2"])
+    # by default: the schedule now against the one before (that the experiments keep)
+    before = "+".join(RECORDED_SCHEDULE)
+    parser.add_argument("schedules", nargs="*", default=["default", before])
     args = parser.parse_args()
     result, base = {}, None
     for schedule in args.schedules:
