@@ -410,6 +410,16 @@ def _trained(overrides: dict | None) -> dict | None:
     return overrides and {k: v for k, v in overrides.items() if k != "run.num_seeds"}
 
 
+def is_another_version(done: dict, exp: Experiment) -> bool:
+    """Whether the record `done` (a `table.json`) is of another version of `exp`: its config, or
+    the overrides of an arm it holds, differ. An arm added (or redefined before it ran) is
+    welcome; a changed one is not."""
+    return _as_read_now(done["config"]) != exp.record() or any(
+        _trained(done["arms"].get(a)) != _trained(exp.arms.get(a, done["arms"].get(a)))
+        for a in done["modes"]
+    )
+
+
 def reproduce(name: str, runs="runs/reproduce", results="results", progress=True) -> dict:
     """Run (or go on with) experiment `name`; -> its table, also in `results/name/`."""
     exp = experiment(name)
@@ -418,14 +428,7 @@ def reproduce(name: str, runs="runs/reproduce", results="results", progress=True
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "table.json"
     done = json.loads(saved.read_text()) if saved.exists() else None
-    changed = done and (
-        _as_read_now(done["config"]) != record
-        or any(
-            _trained(done["arms"].get(a)) != _trained(exp.arms.get(a, done["arms"].get(a)))
-            for a in done["modes"]
-        )
-    )
-    if changed:  # an arm added (or redefined before it ran) is welcome; a changed one is not
+    if done and is_another_version(done, exp):
         raise ValueError(
             f"{saved} holds another version of experiment {name!r} (its config or an arm's "
             f"overrides differ); move it aside to run this one again"
